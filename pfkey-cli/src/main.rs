@@ -1,0 +1,2 @@
+//! The `pfkey` command.
+fn main() {}

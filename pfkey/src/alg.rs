@@ -1,0 +1,2 @@
+//! Algorithm table (placeholder, being written).
+#![forbid(unsafe_code)]
