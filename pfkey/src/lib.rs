@@ -3,3 +3,12 @@
 #![warn(missing_docs)]
 
 pub mod alg;
+pub mod error;
+pub mod message;
+pub mod wire;
+
+pub use error::{BuildError, ParseError};
+pub use message::Message;
+pub mod builder;
+pub mod policy;
+pub mod repr;
