@@ -12,3 +12,10 @@ pub use message::Message;
 pub mod builder;
 pub mod policy;
 pub mod repr;
+
+pub mod client;
+pub mod socket;
+pub mod sys;
+pub mod transport;
+
+pub use client::Client;
