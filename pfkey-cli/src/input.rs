@@ -150,7 +150,7 @@ fn decode_hex(hex: &[u8]) -> Result<Zeroizing<Vec<u8>>, String> {
             pos + 3
         ));
     }
-    if hex.len() % 2 != 0 {
+    if !hex.len().is_multiple_of(2) {
         return Err(format!(
             "{} hex digits is an odd number; a key is whole bytes (two digits each)",
             hex.len()
