@@ -57,7 +57,9 @@ pub mod error;
 pub mod message;
 pub mod policy;
 pub mod repr;
+pub mod sockpolicy;
 pub mod wire;
+pub mod xfrm;
 
 pub use error::{BuildError, ParseError};
 pub use message::Message;
