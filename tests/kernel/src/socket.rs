@@ -1,0 +1,116 @@
+//! A minimal PF_KEY socket for tests: open, send one message, receive whole datagrams.
+//!
+//! Deliberately independent of the `pfkey` crate's client so that tests can check it.
+
+use std::io;
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::time::Duration;
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+
+use crate::raw::Header;
+
+/// `PF_KEY_V2`: the only protocol af_key accepts.
+pub const PF_KEY_V2: libc::c_int = 2;
+
+/// How long [`PfKeySocket::recv`] waits for the kernel.
+pub const RECV_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// An open `PF_KEY_V2` socket.
+#[derive(Debug)]
+pub struct PfKeySocket {
+    fd: OwnedFd,
+}
+
+impl PfKeySocket {
+    /// Opens a socket in the calling thread's network namespace.
+    pub fn open() -> io::Result<PfKeySocket> {
+        // SAFETY: socket(2) takes no pointers; it returns a new descriptor or -1.
+        let fd =
+            unsafe { libc::socket(libc::PF_KEY, libc::SOCK_RAW | libc::SOCK_CLOEXEC, PF_KEY_V2) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just returned by socket(2) and nothing else owns it.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(PfKeySocket { fd })
+    }
+
+    /// Opens a socket or panics with a message that says where kernel tests run.
+    pub fn open_or_panic() -> PfKeySocket {
+        PfKeySocket::open().unwrap_or_else(|e| {
+            panic!(
+                "socket(PF_KEY, SOCK_RAW, PF_KEY_V2) failed: {e}; kernel tests need af_key and run \
+                 in the kernel lab (tests/lab/vm) or with PFKEY_LAB=native"
+            )
+        })
+    }
+
+    /// Sends one message; panics if `send` fails (errors in requests come back in-band).
+    pub fn send(&self, msg: &[u8]) {
+        let n = nix::unistd::write(&self.fd, msg)
+            .unwrap_or_else(|e| panic!("send to PF_KEY failed: {e}"));
+        assert_eq!(n, msg.len(), "short send to PF_KEY");
+    }
+
+    /// Receives one message, waiting at most `timeout`; `None` when nothing arrived.
+    pub fn recv_timeout(&self, timeout: Duration) -> Option<Vec<u8>> {
+        let ms = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
+        let mut fds = [PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)];
+        let ready = poll(&mut fds, PollTimeout::from(ms))
+            .unwrap_or_else(|e| panic!("poll on PF_KEY failed: {e}"));
+        if ready == 0 {
+            return None;
+        }
+        let mut buf = vec![0u8; 65536];
+        let n = nix::unistd::read(&self.fd, &mut buf)
+            .unwrap_or_else(|e| panic!("recv from PF_KEY failed: {e}"));
+        buf.truncate(n);
+        Some(buf)
+    }
+
+    /// Receives one message; panics after [`RECV_TIMEOUT`].
+    pub fn recv(&self) -> Vec<u8> {
+        self.recv_timeout(RECV_TIMEOUT)
+            .unwrap_or_else(|| panic!("no PF_KEY message within {RECV_TIMEOUT:?}"))
+    }
+
+    /// Receives until quiet for `quiet`: every message that arrives.
+    pub fn drain(&self, quiet: Duration) -> Vec<Vec<u8>> {
+        std::iter::from_fn(|| self.recv_timeout(quiet)).collect()
+    }
+
+    /// Sends `msg` and returns the first reply with its type, seq and pid (other broadcasts
+    /// are skipped); panics on timeout.
+    pub fn request(&self, msg: &[u8]) -> Vec<u8> {
+        let req = Header::parse(msg);
+        self.send(msg);
+        loop {
+            let reply = self.recv();
+            let h = Header::parse(&reply);
+            if h.msg_type == req.msg_type && h.seq == req.seq && h.pid == req.pid {
+                return reply;
+            }
+        }
+    }
+
+    /// Sends a dump request (`DUMP` or `X_SPDDUMP`) and collects the stream up to the message
+    /// with `seq == 0`, or the single error reply.
+    pub fn dump(&self, msg: &[u8]) -> Vec<Vec<u8>> {
+        let req = Header::parse(msg);
+        self.send(msg);
+        let mut out = Vec::new();
+        loop {
+            let m = self.recv();
+            let h = Header::parse(&m);
+            if h.msg_type != req.msg_type || h.pid != req.pid {
+                continue;
+            }
+            let last = h.seq == 0 || h.errno != 0;
+            out.push(m);
+            if last {
+                return out;
+            }
+        }
+    }
+}
