@@ -10,6 +10,7 @@ pub mod msg {
     pub const ADD: u8 = 3;
     pub const DELETE: u8 = 4;
     pub const GET: u8 = 5;
+    pub const ACQUIRE: u8 = 6;
     pub const REGISTER: u8 = 7;
     pub const FLUSH: u8 = 9;
     pub const DUMP: u8 = 10;
@@ -30,6 +31,7 @@ pub mod ext {
     pub const ADDRESS_PROXY: u16 = 7;
     pub const KEY_AUTH: u16 = 8;
     pub const KEY_ENCRYPT: u16 = 9;
+    pub const PROPOSAL: u16 = 13;
     pub const SUPPORTED_AUTH: u16 = 14;
     pub const SUPPORTED_ENCRYPT: u16 = 15;
     pub const X_POLICY: u16 = 18;
@@ -60,7 +62,9 @@ pub mod ipsec {
     pub const MODE_TUNNEL: u8 = 2;
     pub const DIR_INBOUND: u8 = 1;
     pub const DIR_OUTBOUND: u8 = 2;
+    pub const POLICY_NONE: u16 = 1;
     pub const POLICY_IPSEC: u16 = 2;
+    pub const POLICY_BYPASS: u16 = 4;
     pub const LEVEL_USE: u8 = 1;
     pub const LEVEL_REQUIRE: u8 = 2;
     pub const LEVEL_UNIQUE: u8 = 3;

@@ -46,6 +46,12 @@ impl PfKeySocket {
         })
     }
 
+    /// Sets `SO_RCVBUF` (the kernel doubles the value and enforces a minimum).
+    pub fn set_rcvbuf(&self, bytes: usize) {
+        nix::sys::socket::setsockopt(&self.fd, nix::sys::socket::sockopt::RcvBuf, &bytes)
+            .unwrap_or_else(|e| panic!("SO_RCVBUF: {e}"));
+    }
+
     /// Sends one message; panics if `send` fails (errors in requests come back in-band).
     pub fn send(&self, msg: &[u8]) {
         let n = nix::unistd::write(&self.fd, msg)

@@ -87,6 +87,23 @@ fn add_esp_sa_is_visible_in_ip_xfrm_state() {
     );
 
     let p = Parsed::new(&reply);
+    assert_eq!(
+        p.ext_types(),
+        [
+            ext::SA,
+            ext::LIFETIME_HARD,
+            ext::LIFETIME_SOFT,
+            ext::LIFETIME_CURRENT,
+            ext::ADDRESS_SRC,
+            ext::ADDRESS_DST,
+            ext::ADDRESS_PROXY,
+            ext::KEY_AUTH,
+            ext::KEY_ENCRYPT,
+            ext::X_SA2
+        ],
+        "ADD reply extension order"
+    );
+    assert_eq!(reply.len(), 272);
     assert_eq!(p.header.msg_type, msg::ADD);
     assert_eq!(p.header.seq, 7);
     assert_eq!(p.header.pid, std::process::id());
@@ -142,6 +159,11 @@ fn get_and_dump_return_the_sa() {
         assert_eq!(
             p.address(ext::ADDRESS_DST),
             Some((0, 32, addr("192.0.2.2")))
+        );
+        // No PROXY was sent: the selector is 0.0.0.0/0, any protocol, and differs from SRC.
+        assert_eq!(
+            p.address(ext::ADDRESS_PROXY),
+            Some((255, 0, addr("0.0.0.0")))
         );
         assert_eq!(p.sa2(), Some((ipsec::MODE_TRANSPORT, 9)));
         let hard = p.lifetime(ext::LIFETIME_HARD).expect("hard lifetime");

@@ -217,3 +217,145 @@ fn unique_level_keeps_the_requested_reqid_and_require_forces_0() {
         assert_eq!(reqid, want, "level {level}");
     }
 }
+
+/// A `sadb_x_policy` blob for `IP_IPSEC_POLICY`: bypass in direction `dir`.
+fn bypass_blob(dir: u8) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    b[0..2].copy_from_slice(&2u16.to_ne_bytes());
+    b[2..4].copy_from_slice(&ext::X_POLICY.to_ne_bytes());
+    b[4..6].copy_from_slice(&ipsec::POLICY_BYPASS.to_ne_bytes());
+    b[6] = dir;
+    b
+}
+
+#[test]
+fn socket_bypass_policies_show_in_spddump_with_dir_4_and_5() {
+    let _ns = fresh_netns();
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").expect("udp socket");
+    for dir in [ipsec::DIR_INBOUND, ipsec::DIR_OUTBOUND] {
+        let blob = bypass_blob(dir);
+        // SAFETY: `blob` outlives the call and its length is passed with it; the descriptor is
+        // open for the duration of the call.
+        let rc = unsafe {
+            libc::setsockopt(
+                std::os::fd::AsRawFd::as_raw_fd(&udp),
+                libc::IPPROTO_IP,
+                libc::IP_IPSEC_POLICY,
+                blob.as_ptr().cast(),
+                blob.len() as libc::socklen_t,
+            )
+        };
+        assert_eq!(
+            rc,
+            0,
+            "IP_IPSEC_POLICY dir {dir}: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+    let sock = PfKeySocket::open_or_panic();
+    let dump = sock.dump(&Builder::new(msg::X_SPDDUMP, satype::UNSPEC, 1).finish());
+    let mut dirs: Vec<(u8, u32)> = dump
+        .iter()
+        .map(|m| {
+            let (ptype, dir, id, _, _) = Parsed::new(m).policy().expect("policy");
+            // Installed as BYPASS, reported back as NONE.
+            assert_eq!(ptype, ipsec::POLICY_NONE);
+            (dir, id & 7)
+        })
+        .collect();
+    dirs.sort_unstable();
+    assert_eq!(
+        dirs,
+        [(4, 3), (5, 4)],
+        "(dir, id & 7) of the socket policies"
+    );
+    capture_fixture("spddump_socket_policy_entry", &dump[0], "X_SPDDUMP seq 1 with only two IP_IPSEC_POLICY bypass socket policies (in, out) on a UDP socket: first entry");
+
+    // SPDFLUSH leaves socket policies alone (an empty main SPD: one reply).
+    sock.send(&Builder::new(msg::X_SPDFLUSH, satype::UNSPEC, 2).finish());
+    assert_eq!(sock.drain(Duration::from_millis(300)).len(), 1);
+    let again = sock.dump(&Builder::new(msg::X_SPDDUMP, satype::UNSPEC, 3).finish());
+    assert_eq!(again.len(), 2, "socket policies survive SPDFLUSH");
+}
+
+#[test]
+fn acquire_then_getspi_with_its_seq_fills_the_larval_state() {
+    let ns = fresh_netns();
+    ns.ip(&["link", "add", "va", "type", "veth", "peer", "name", "vb"])
+        .expect_ok();
+    ns.ip(&["addr", "add", "192.0.2.1/24", "dev", "va"])
+        .expect_ok();
+    ns.ip(&["link", "set", "va", "up"]).expect_ok();
+    ns.ip(&["link", "set", "vb", "up"]).expect_ok();
+    let km = PfKeySocket::open_or_panic();
+    request_ok(&km, &Builder::new(msg::REGISTER, satype::ESP, 1).finish());
+    request_ok(
+        &km,
+        &spdadd(
+            2,
+            "192.0.2.1",
+            "192.0.2.2",
+            ipsec::DIR_OUTBOUND,
+            ipsec::LEVEL_REQUIRE,
+            None,
+        ),
+    );
+    let udp = std::net::UdpSocket::bind("192.0.2.1:0").expect("udp socket");
+    // The packet waits for an SA (or is dropped): only the ACQUIRE matters.
+    let _ = udp.send_to(b"acquire", "192.0.2.2:9");
+    let acquire = loop {
+        let m = km.recv();
+        if Header::parse(&m).msg_type == msg::ACQUIRE {
+            break m;
+        }
+    };
+    capture_fixture(
+        "acquire_esp",
+        &acquire,
+        "kernel ACQUIRE after a UDP packet 192.0.2.1->192.0.2.2 hit an out policy esp/transport//require, \
+         socket registered for ESP",
+    );
+    let a = Parsed::new(&acquire);
+    assert_eq!((a.header.satype, a.header.pid), (satype::ESP, 0));
+    assert_ne!(a.header.seq, 0);
+    assert_eq!(
+        a.ext_types(),
+        [
+            ext::ADDRESS_SRC,
+            ext::ADDRESS_DST,
+            ext::X_POLICY,
+            ext::PROPOSAL
+        ]
+    );
+    assert_eq!(a.policy().expect("policy").1, ipsec::DIR_OUTBOUND);
+    assert_eq!(
+        pfkey_kernel_tests::xfrm::entries(&pfkey_kernel_tests::xfrm_state()).len(),
+        1,
+        "one larval state"
+    );
+
+    let getspi = Builder::new(msg::GETSPI, satype::ESP, a.header.seq)
+        .address(ext::ADDRESS_SRC, addr("192.0.2.1"))
+        .address(ext::ADDRESS_DST, addr("192.0.2.2"))
+        .finish();
+    let reply = request_ok(&km, &getspi);
+    capture_fixture(
+        "getspi_reply",
+        &reply,
+        "GETSPI ESP 192.0.2.1->192.0.2.2 with the ACQUIRE's seq, default SPI range: the reply",
+    );
+    let sa = Parsed::new(&reply).sa().expect("SA");
+    assert_eq!(sa.state, 0, "LARVAL");
+    assert!((0x100..=0x0fff_ffff).contains(&sa.spi), "spi {:#x}", sa.spi);
+    let states = pfkey_kernel_tests::xfrm::entries(&pfkey_kernel_tests::xfrm_state());
+    assert_eq!(
+        states.len(),
+        1,
+        "GETSPI reused the larval state:\n{states:#?}"
+    );
+    assert!(
+        states[0].contains(&format!("spi 0x{:08x}", sa.spi)),
+        "{}",
+        states[0]
+    );
+}
