@@ -1,2 +1,5 @@
 //! The `pfkey` command.
+#[allow(dead_code)] // used by the SA commands, which are being written
+mod input;
+
 fn main() {}

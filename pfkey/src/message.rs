@@ -1,0 +1,1092 @@
+//! A borrowed, validated view of one PF_KEY message: the header and its extensions.
+//!
+//! [`Message::parse`] applies the kernel's framing rules once (af_key.c
+//! `pfkey_sendmsg` and `parse_exthdrs`); afterwards every accessor is infallible,
+//! borrows from the buffer and copies nothing.
+//!
+//! # Panics
+//!
+//! Nothing in this module panics, whatever the input: every length is checked
+//! before it is used, and all casts go through `zerocopy`'s checked conversions.
+#![forbid(unsafe_code)]
+
+use core::fmt;
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+
+use zerocopy::FromBytes;
+
+use crate::error::ParseError;
+use crate::wire::*;
+
+/// A validated PF_KEY v2 message borrowed from a buffer.
+///
+/// ```
+/// # use pfkey::message::Message;
+/// // A header-only FLUSH reply: version 2, type 9, satype ESP, 2 words.
+/// let mut bytes = [0u8; 16];
+/// bytes[0] = 2; bytes[1] = 9; bytes[3] = 3;
+/// bytes[4..6].copy_from_slice(&2u16.to_ne_bytes());
+/// let msg = Message::parse(&bytes)?;
+/// assert_eq!(msg.msg_type(), pfkey::wire::MsgType::Flush);
+/// assert_eq!(msg.extensions().count(), 0);
+/// # Ok::<(), pfkey::ParseError>(())
+/// ```
+#[derive(Clone, Copy)]
+pub struct Message<'a> {
+    buf: &'a [u8],
+    header: &'a SadbMsg,
+    /// Byte offset of each known extension type (1..=26), 0 when absent.
+    index: [u32; SADB_EXT_MAX as usize + 1],
+}
+
+impl<'a> Message<'a> {
+    /// Validates `buf` as exactly one message and returns a view of it.
+    ///
+    /// Checks, in the kernel's order: a 16-byte header, version 2, `sadb_msg_len`
+    /// equal to the buffer length, then for each extension: a 4-byte header, a
+    /// non-zero length inside the message, a non-zero type, the minimum length of its
+    /// structure, no duplicate of a known type, and the per-type rules (exact
+    /// address lengths, prefix lengths, key bits inside the extension, security
+    /// context length, policy request lengths and tunnel addresses). Extension types
+    /// above 26 are kept as [`Ext::Unknown`]. A non-zero `sadb_msg_reserved` (the
+    /// policy refcount in Linux SPD replies) and unknown enumeration values are
+    /// accepted.
+    pub fn parse(buf: &'a [u8]) -> Result<Self, ParseError> {
+        let (header, _) = SadbMsg::ref_from_prefix(buf).map_err(|_| ParseError::Truncated {
+            what: "sadb_msg header",
+            at: 0,
+            need: SadbMsg::SIZE,
+            have: buf.len(),
+        })?;
+        if header.version != PF_KEY_V2 {
+            return Err(ParseError::BadVersion(header.version));
+        }
+        let declared = header.len.get();
+        if declared as usize * WORD != buf.len() {
+            return Err(ParseError::LengthMismatch {
+                declared,
+                actual: buf.len(),
+            });
+        }
+        let mut index = [0u32; SADB_EXT_MAX as usize + 1];
+        let mut at = SadbMsg::SIZE;
+        while at < buf.len() {
+            let (ext_type, bytes) = split_extension(buf, at)?;
+            // Validate the contents; the view is rebuilt on demand by the accessors.
+            parse_ext(ext_type, bytes, at)?;
+            if let Some(slot) = index.get_mut(ext_type as usize) {
+                if *slot != 0 {
+                    return Err(ParseError::DuplicateExtension {
+                        ext: ExtType::from_value(ext_type),
+                        at,
+                        first: *slot as usize,
+                    });
+                }
+                // Messages are at most 524 280 bytes, so offsets fit in u32.
+                *slot = at as u32;
+            }
+            at += bytes.len();
+        }
+        Ok(Message { buf, header, index })
+    }
+
+    /// The whole message.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.buf
+    }
+
+    /// The base header.
+    pub fn header(&self) -> &'a SadbMsg {
+        self.header
+    }
+
+    /// `sadb_msg_type`.
+    pub fn msg_type(&self) -> MsgType {
+        MsgType::from_value(self.header.msg_type)
+    }
+
+    /// `sadb_msg_satype`.
+    pub fn satype(&self) -> SaType {
+        SaType::from_value(self.header.satype)
+    }
+
+    /// `sadb_msg_errno`: 0, or the errno of a kernel error reply.
+    pub fn errno(&self) -> u8 {
+        self.header.errno
+    }
+
+    /// `sadb_msg_seq`.
+    pub fn seq(&self) -> u32 {
+        self.header.seq.get()
+    }
+
+    /// `sadb_msg_pid`: the requester's pid, 0 for kernel-originated messages.
+    pub fn pid(&self) -> u32 {
+        self.header.pid.get()
+    }
+
+    /// `sadb_msg_reserved` (Linux: policy refcount in SPD replies).
+    pub fn reserved(&self) -> u16 {
+        self.header.reserved.get()
+    }
+
+    /// Every extension in wire order, unknown types included.
+    pub fn extensions(&self) -> Extensions<'a> {
+        Extensions {
+            buf: self.buf,
+            at: SadbMsg::SIZE,
+        }
+    }
+
+    /// The raw bytes (header included) of the extension of a known type.
+    pub fn raw_extension(&self, ext: ExtType) -> Option<&'a [u8]> {
+        let at = *self.index.get(ext.value() as usize)? as usize;
+        if at == 0 {
+            return None;
+        }
+        split_extension(self.buf, at).ok().map(|(_, b)| b)
+    }
+
+    fn ext(&self, ext: ExtType) -> Option<Ext<'a>> {
+        let at = *self.index.get(ext.value() as usize)? as usize;
+        if at == 0 {
+            return None;
+        }
+        let (t, bytes) = split_extension(self.buf, at).ok()?;
+        parse_ext(t, bytes, at).ok()
+    }
+
+    /// `SADB_EXT_SA`.
+    pub fn sa(&self) -> Option<&'a SadbSa> {
+        match self.ext(ExtType::Sa)? {
+            Ext::Sa(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// `SADB_EXT_LIFETIME_CURRENT`.
+    pub fn lifetime_current(&self) -> Option<&'a SadbLifetime> {
+        self.lifetime(ExtType::LifetimeCurrent)
+    }
+
+    /// `SADB_EXT_LIFETIME_HARD`.
+    pub fn lifetime_hard(&self) -> Option<&'a SadbLifetime> {
+        self.lifetime(ExtType::LifetimeHard)
+    }
+
+    /// `SADB_EXT_LIFETIME_SOFT`.
+    pub fn lifetime_soft(&self) -> Option<&'a SadbLifetime> {
+        self.lifetime(ExtType::LifetimeSoft)
+    }
+
+    fn lifetime(&self, t: ExtType) -> Option<&'a SadbLifetime> {
+        match self.ext(t)? {
+            Ext::Lifetime(_, v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// `SADB_EXT_ADDRESS_SRC`.
+    pub fn src(&self) -> Option<AddressView<'a>> {
+        self.address(ExtType::AddressSrc)
+    }
+
+    /// `SADB_EXT_ADDRESS_DST`.
+    pub fn dst(&self) -> Option<AddressView<'a>> {
+        self.address(ExtType::AddressDst)
+    }
+
+    /// `SADB_EXT_ADDRESS_PROXY` (Linux: the inner source selector).
+    pub fn proxy(&self) -> Option<AddressView<'a>> {
+        self.address(ExtType::AddressProxy)
+    }
+
+    /// `SADB_X_EXT_NAT_T_OA`: the NAT-T original address.
+    pub fn nat_t_oa(&self) -> Option<AddressView<'a>> {
+        self.address(ExtType::NatTOa)
+    }
+
+    fn address(&self, t: ExtType) -> Option<AddressView<'a>> {
+        match self.ext(t)? {
+            Ext::Address(_, v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// `SADB_EXT_KEY_AUTH`.
+    pub fn key_auth(&self) -> Option<KeyView<'a>> {
+        self.key(ExtType::KeyAuth)
+    }
+
+    /// `SADB_EXT_KEY_ENCRYPT`.
+    pub fn key_encrypt(&self) -> Option<KeyView<'a>> {
+        self.key(ExtType::KeyEncrypt)
+    }
+
+    fn key(&self, t: ExtType) -> Option<KeyView<'a>> {
+        match self.ext(t)? {
+            Ext::Key(_, v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// `SADB_EXT_IDENTITY_SRC`.
+    pub fn identity_src(&self) -> Option<IdentityView<'a>> {
+        match self.ext(ExtType::IdentitySrc)? {
+            Ext::Identity(_, v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// `SADB_EXT_IDENTITY_DST`.
+    pub fn identity_dst(&self) -> Option<IdentityView<'a>> {
+        match self.ext(ExtType::IdentityDst)? {
+            Ext::Identity(_, v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// `SADB_EXT_SENSITIVITY`.
+    pub fn sensitivity(&self) -> Option<SensitivityView<'a>> {
+        match self.ext(ExtType::Sensitivity)? {
+            Ext::Sensitivity(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// `SADB_EXT_PROPOSAL`.
+    pub fn proposal(&self) -> Option<ProposalView<'a>> {
+        match self.ext(ExtType::Proposal)? {
+            Ext::Proposal(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// `SADB_EXT_SUPPORTED_AUTH`.
+    pub fn supported_auth(&self) -> Option<SupportedView<'a>> {
+        match self.ext(ExtType::SupportedAuth)? {
+            Ext::Supported(_, v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// `SADB_EXT_SUPPORTED_ENCRYPT`.
+    pub fn supported_encrypt(&self) -> Option<SupportedView<'a>> {
+        match self.ext(ExtType::SupportedEncrypt)? {
+            Ext::Supported(_, v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// `SADB_EXT_SPIRANGE`.
+    pub fn spirange(&self) -> Option<&'a SadbSpirange> {
+        match self.ext(ExtType::SpiRange)? {
+            Ext::SpiRange(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// `SADB_X_EXT_POLICY`.
+    pub fn policy(&self) -> Option<PolicyView<'a>> {
+        match self.ext(ExtType::Policy)? {
+            Ext::Policy(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// `SADB_X_EXT_SA2`.
+    pub fn sa2(&self) -> Option<&'a SadbXSa2> {
+        match self.ext(ExtType::Sa2)? {
+            Ext::Sa2(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// `SADB_X_EXT_NAT_T_TYPE`.
+    pub fn nat_t_type(&self) -> Option<&'a SadbXNatTType> {
+        match self.ext(ExtType::NatTType)? {
+            Ext::NatTType(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// `SADB_X_EXT_NAT_T_SPORT`, as a host-order port.
+    pub fn nat_t_sport(&self) -> Option<u16> {
+        match self.ext(ExtType::NatTSport)? {
+            Ext::NatTPort(_, v) => Some(v.port.get()),
+            _ => None,
+        }
+    }
+
+    /// `SADB_X_EXT_NAT_T_DPORT`, as a host-order port.
+    pub fn nat_t_dport(&self) -> Option<u16> {
+        match self.ext(ExtType::NatTDport)? {
+            Ext::NatTPort(_, v) => Some(v.port.get()),
+            _ => None,
+        }
+    }
+
+    /// `SADB_X_EXT_SEC_CTX`.
+    pub fn sec_ctx(&self) -> Option<SecCtxView<'a>> {
+        match self.ext(ExtType::SecCtx)? {
+            Ext::SecCtx(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// `SADB_X_EXT_KMADDRESS`.
+    pub fn kmaddress(&self) -> Option<KmAddressView<'a>> {
+        match self.ext(ExtType::KmAddress)? {
+            Ext::KmAddress(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// `SADB_X_EXT_FILTER`.
+    pub fn filter(&self) -> Option<&'a SadbXFilter> {
+        match self.ext(ExtType::Filter)? {
+            Ext::Filter(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Debug for Message<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Message")
+            .field("type", &self.msg_type())
+            .field("satype", &self.satype())
+            .field("errno", &self.errno())
+            .field("seq", &self.seq())
+            .field("pid", &self.pid())
+            .field("extensions", &self.extensions().collect::<ExtList<'_>>())
+            .finish()
+    }
+}
+
+/// Helper so `Debug` of a message can list extensions without allocating a `Vec`
+/// in the caller's view of things.
+struct ExtList<'a>(Vec<Ext<'a>>);
+
+impl<'a> FromIterator<Ext<'a>> for ExtList<'a> {
+    fn from_iter<I: IntoIterator<Item = Ext<'a>>>(iter: I) -> Self {
+        ExtList(iter.into_iter().collect())
+    }
+}
+
+impl fmt::Debug for ExtList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.0.iter()).finish()
+    }
+}
+
+/// Iterator over the extensions of a [`Message`], in wire order.
+#[derive(Clone)]
+pub struct Extensions<'a> {
+    buf: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Iterator for Extensions<'a> {
+    type Item = Ext<'a>;
+
+    fn next(&mut self) -> Option<Ext<'a>> {
+        if self.at >= self.buf.len() {
+            return None;
+        }
+        // The message was validated by `Message::parse`; should that ever not hold,
+        // the iteration ends instead of panicking.
+        let Ok((t, bytes)) = split_extension(self.buf, self.at) else {
+            self.at = self.buf.len();
+            return None;
+        };
+        let at = self.at;
+        self.at += bytes.len();
+        match parse_ext(t, bytes, at) {
+            Ok(ext) => Some(ext),
+            Err(_) => {
+                self.at = self.buf.len();
+                None
+            }
+        }
+    }
+}
+
+/// One extension, decoded in place.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum Ext<'a> {
+    /// `SADB_EXT_SA`.
+    Sa(&'a SadbSa),
+    /// `SADB_EXT_LIFETIME_{CURRENT,HARD,SOFT}`.
+    Lifetime(ExtType, &'a SadbLifetime),
+    /// `SADB_EXT_ADDRESS_{SRC,DST,PROXY}` and `SADB_X_EXT_NAT_T_OA`.
+    Address(ExtType, AddressView<'a>),
+    /// `SADB_EXT_KEY_{AUTH,ENCRYPT}`.
+    Key(ExtType, KeyView<'a>),
+    /// `SADB_EXT_IDENTITY_{SRC,DST}`.
+    Identity(ExtType, IdentityView<'a>),
+    /// `SADB_EXT_SENSITIVITY`.
+    Sensitivity(SensitivityView<'a>),
+    /// `SADB_EXT_PROPOSAL`.
+    Proposal(ProposalView<'a>),
+    /// `SADB_EXT_SUPPORTED_{AUTH,ENCRYPT}`.
+    Supported(ExtType, SupportedView<'a>),
+    /// `SADB_EXT_SPIRANGE`.
+    SpiRange(&'a SadbSpirange),
+    /// `SADB_X_EXT_KMPRIVATE`: the whole extension, header included.
+    KmPrivate(&'a [u8]),
+    /// `SADB_X_EXT_POLICY`.
+    Policy(PolicyView<'a>),
+    /// `SADB_X_EXT_SA2`.
+    Sa2(&'a SadbXSa2),
+    /// `SADB_X_EXT_NAT_T_TYPE`.
+    NatTType(&'a SadbXNatTType),
+    /// `SADB_X_EXT_NAT_T_{SPORT,DPORT}`.
+    NatTPort(ExtType, &'a SadbXNatTPort),
+    /// `SADB_X_EXT_SEC_CTX`.
+    SecCtx(SecCtxView<'a>),
+    /// `SADB_X_EXT_KMADDRESS`.
+    KmAddress(KmAddressView<'a>),
+    /// `SADB_X_EXT_FILTER`.
+    Filter(&'a SadbXFilter),
+    /// A type above `SADB_EXT_MAX`: kept whole (header included) so it round-trips.
+    Unknown {
+        /// `sadb_ext_type`.
+        ext_type: u16,
+        /// The whole extension, header included.
+        bytes: &'a [u8],
+    },
+}
+
+impl Ext<'_> {
+    /// The extension's type.
+    pub fn ext_type(&self) -> ExtType {
+        match self {
+            Ext::Sa(_) => ExtType::Sa,
+            Ext::Lifetime(t, _)
+            | Ext::Address(t, _)
+            | Ext::Key(t, _)
+            | Ext::Identity(t, _)
+            | Ext::Supported(t, _)
+            | Ext::NatTPort(t, _) => *t,
+            Ext::Sensitivity(_) => ExtType::Sensitivity,
+            Ext::Proposal(_) => ExtType::Proposal,
+            Ext::SpiRange(_) => ExtType::SpiRange,
+            Ext::KmPrivate(_) => ExtType::KmPrivate,
+            Ext::Policy(_) => ExtType::Policy,
+            Ext::Sa2(_) => ExtType::Sa2,
+            Ext::NatTType(_) => ExtType::NatTType,
+            Ext::SecCtx(_) => ExtType::SecCtx,
+            Ext::KmAddress(_) => ExtType::KmAddress,
+            Ext::Filter(_) => ExtType::Filter,
+            Ext::Unknown { ext_type, .. } => ExtType::from_value(*ext_type),
+        }
+    }
+}
+
+/// An address extension: `sadb_address` and its sockaddr.
+#[derive(Clone, Copy)]
+pub struct AddressView<'a> {
+    header: &'a SadbAddress,
+    addr: SocketAddr,
+}
+
+impl<'a> AddressView<'a> {
+    /// The fixed header.
+    pub fn header(&self) -> &'a SadbAddress {
+        self.header
+    }
+    /// `sadb_address_proto`: upper-layer protocol, 255 ([`IPSEC_ULPROTO_ANY`]) for any.
+    pub fn proto(&self) -> u8 {
+        self.header.proto
+    }
+    /// `sadb_address_prefixlen`.
+    pub fn prefix_len(&self) -> u8 {
+        self.header.prefixlen
+    }
+    /// The address and port (with flow label and scope for IPv6).
+    pub fn socket_addr(&self) -> SocketAddr {
+        self.addr
+    }
+    /// The IP address.
+    pub fn ip(&self) -> IpAddr {
+        self.addr.ip()
+    }
+    /// The port (host order), 0 for any.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+}
+
+impl fmt::Debug for AddressView<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}/{} proto {}",
+            self.addr, self.header.prefixlen, self.header.proto
+        )
+    }
+}
+
+/// A key extension. `Debug` never shows the key.
+#[derive(Clone, Copy)]
+pub struct KeyView<'a> {
+    header: &'a SadbKey,
+    data: &'a [u8],
+}
+
+impl<'a> KeyView<'a> {
+    /// The fixed header.
+    pub fn header(&self) -> &'a SadbKey {
+        self.header
+    }
+    /// `sadb_key_bits`.
+    pub fn bits(&self) -> u16 {
+        self.header.bits.get()
+    }
+    /// The key: `ceil(bits / 8)` bytes, without padding. This is secret material.
+    pub fn bytes(&self) -> &'a [u8] {
+        self.data
+    }
+}
+
+impl fmt::Debug for KeyView<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Key({} bits, redacted)", self.bits())
+    }
+}
+
+/// An identity extension: `sadb_ident` and its string.
+#[derive(Debug, Clone, Copy)]
+pub struct IdentityView<'a> {
+    header: &'a SadbIdent,
+    data: &'a [u8],
+}
+
+impl<'a> IdentityView<'a> {
+    /// The fixed header.
+    pub fn header(&self) -> &'a SadbIdent {
+        self.header
+    }
+    /// The bytes after the header, padding included.
+    pub fn data(&self) -> &'a [u8] {
+        self.data
+    }
+    /// The identity string up to its first NUL.
+    pub fn text(&self) -> &'a [u8] {
+        let end = self
+            .data
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(self.data.len());
+        &self.data[..end]
+    }
+}
+
+/// A sensitivity extension: `sadb_sens` and its bitmaps.
+#[derive(Debug, Clone, Copy)]
+pub struct SensitivityView<'a> {
+    header: &'a SadbSens,
+    data: &'a [u8],
+}
+
+impl<'a> SensitivityView<'a> {
+    /// The fixed header.
+    pub fn header(&self) -> &'a SadbSens {
+        self.header
+    }
+    /// The bytes after the header (sensitivity then integrity bitmaps).
+    pub fn data(&self) -> &'a [u8] {
+        self.data
+    }
+}
+
+/// A proposal extension: `sadb_prop` and its combinations.
+#[derive(Debug, Clone, Copy)]
+pub struct ProposalView<'a> {
+    header: &'a SadbProp,
+    combs: &'a [SadbComb],
+    trailing: &'a [u8],
+}
+
+impl<'a> ProposalView<'a> {
+    /// The fixed header.
+    pub fn header(&self) -> &'a SadbProp {
+        self.header
+    }
+    /// The combinations, in order of preference.
+    pub fn combs(&self) -> &'a [SadbComb] {
+        self.combs
+    }
+    /// Bytes after the last whole combination (normally empty).
+    pub fn trailing(&self) -> &'a [u8] {
+        self.trailing
+    }
+}
+
+/// A supported-algorithms extension: `sadb_supported` and its `sadb_alg`s.
+#[derive(Debug, Clone, Copy)]
+pub struct SupportedView<'a> {
+    header: &'a SadbSupported,
+    algs: &'a [SadbAlg],
+}
+
+impl<'a> SupportedView<'a> {
+    /// The fixed header.
+    pub fn header(&self) -> &'a SadbSupported {
+        self.header
+    }
+    /// The algorithms.
+    pub fn algs(&self) -> &'a [SadbAlg] {
+        self.algs
+    }
+}
+
+/// A policy extension: `sadb_x_policy` and its IPsec requests.
+#[derive(Debug, Clone, Copy)]
+pub struct PolicyView<'a> {
+    header: &'a SadbXPolicy,
+    requests: &'a [u8],
+    at: usize,
+}
+
+impl<'a> PolicyView<'a> {
+    /// The fixed header.
+    pub fn header(&self) -> &'a SadbXPolicy {
+        self.header
+    }
+    /// `sadb_x_policy_type`.
+    pub fn policy_type(&self) -> PolicyType {
+        PolicyType::from_value(self.header.policy_type.get())
+    }
+    /// `sadb_x_policy_dir`.
+    pub fn dir(&self) -> Direction {
+        Direction::from_value(self.header.dir)
+    }
+    /// `sadb_x_policy_id`.
+    pub fn id(&self) -> u32 {
+        self.header.id.get()
+    }
+    /// `sadb_x_policy_priority`.
+    pub fn priority(&self) -> u32 {
+        self.header.priority.get()
+    }
+    /// The IPsec requests (templates), in order.
+    pub fn requests(&self) -> Requests<'a> {
+        Requests {
+            buf: self.requests,
+            pos: 0,
+            base: self.at + SadbXPolicy::SIZE,
+        }
+    }
+    /// The bytes after the header: the requests and anything after the last one.
+    pub fn request_bytes(&self) -> &'a [u8] {
+        self.requests
+    }
+}
+
+/// Iterator over the requests of a policy.
+#[derive(Debug, Clone)]
+pub struct Requests<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    base: usize,
+}
+
+impl<'a> Iterator for Requests<'a> {
+    type Item = RequestView<'a>;
+
+    fn next(&mut self) -> Option<RequestView<'a>> {
+        let rest = self.buf.get(self.pos..)?;
+        match next_request(rest, self.base + self.pos) {
+            Ok(Some((req, used))) => {
+                self.pos += used;
+                Some(req)
+            }
+            _ => {
+                self.pos = self.buf.len();
+                None
+            }
+        }
+    }
+}
+
+/// One `sadb_x_ipsecrequest`, with its tunnel endpoints in tunnel mode.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestView<'a> {
+    header: &'a SadbXIpsecrequest,
+    tunnel: Option<(SocketAddr, SocketAddr)>,
+    bytes: &'a [u8],
+}
+
+impl<'a> RequestView<'a> {
+    /// The fixed header.
+    pub fn header(&self) -> &'a SadbXIpsecrequest {
+        self.header
+    }
+    /// `sadb_x_ipsecrequest_proto` as an SA type, if it is AH, ESP or IPComp.
+    pub fn satype(&self) -> Option<SaType> {
+        SaType::from_ip_proto(self.header.proto.get())
+    }
+    /// `sadb_x_ipsecrequest_mode`.
+    pub fn mode(&self) -> Mode {
+        Mode::from_value(self.header.mode)
+    }
+    /// `sadb_x_ipsecrequest_level`.
+    pub fn level(&self) -> Level {
+        Level::from_value(self.header.level)
+    }
+    /// `sadb_x_ipsecrequest_reqid`.
+    pub fn reqid(&self) -> u32 {
+        self.header.reqid.get()
+    }
+    /// Tunnel endpoints (source, destination), present in tunnel mode.
+    pub fn tunnel(&self) -> Option<(SocketAddr, SocketAddr)> {
+        self.tunnel
+    }
+    /// The request's bytes (`sadb_x_ipsecrequest_len` of them).
+    pub fn bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+}
+
+/// A security context extension: `sadb_x_sec_ctx` and the context string.
+#[derive(Debug, Clone, Copy)]
+pub struct SecCtxView<'a> {
+    header: &'a SadbXSecCtx,
+    ctx: &'a [u8],
+}
+
+impl<'a> SecCtxView<'a> {
+    /// The fixed header.
+    pub fn header(&self) -> &'a SadbXSecCtx {
+        self.header
+    }
+    /// The context (`sadb_x_ctx_len` bytes).
+    pub fn context(&self) -> &'a [u8] {
+        self.ctx
+    }
+}
+
+/// A key manager address extension: local and remote addresses.
+#[derive(Debug, Clone, Copy)]
+pub struct KmAddressView<'a> {
+    header: &'a SadbXKmaddress,
+    local: SocketAddr,
+    remote: SocketAddr,
+}
+
+impl<'a> KmAddressView<'a> {
+    /// The fixed header.
+    pub fn header(&self) -> &'a SadbXKmaddress {
+        self.header
+    }
+    /// The local key manager address.
+    pub fn local(&self) -> SocketAddr {
+        self.local
+    }
+    /// The remote key manager address.
+    pub fn remote(&self) -> SocketAddr {
+        self.remote
+    }
+}
+
+/// Splits off the extension at `at`: checks its header and length (af_key
+/// `parse_exthdrs` steps 1–2). Returns its raw type and bytes.
+pub(crate) fn split_extension(buf: &[u8], at: usize) -> Result<(u16, &[u8]), ParseError> {
+    let rest = buf.get(at..).unwrap_or_default();
+    let (ext, _) = SadbExt::ref_from_prefix(rest).map_err(|_| ParseError::Truncated {
+        what: "extension header",
+        at,
+        need: SadbExt::SIZE,
+        have: rest.len(),
+    })?;
+    let ext_type = ext.ext_type.get();
+    let len_words = ext.len.get();
+    let len = len_words as usize * WORD;
+    if len == 0 || len > rest.len() {
+        return Err(ParseError::BadExtensionLength {
+            ext: ExtType::from_value(ext_type),
+            at,
+            len_words,
+            remaining: rest.len(),
+        });
+    }
+    if ext_type == 0 {
+        return Err(ParseError::ReservedExtension { at });
+    }
+    Ok((ext_type, &rest[..len]))
+}
+
+/// Casts the fixed header of an extension, reporting a too-short extension.
+fn head<T>(bytes: &[u8], t: u16, at: usize) -> Result<(&T, &[u8]), ParseError>
+where
+    T: FromBytes + zerocopy::KnownLayout + zerocopy::Immutable,
+{
+    T::ref_from_prefix(bytes).map_err(|_| ParseError::ExtensionTooShort {
+        ext: ExtType::from_value(t),
+        at,
+        need: core::mem::size_of::<T>(),
+        have: bytes.len(),
+    })
+}
+
+/// Decodes and validates one extension's contents (af_key `parse_exthdrs` steps 3–8).
+pub(crate) fn parse_ext(t: u16, bytes: &[u8], at: usize) -> Result<Ext<'_>, ParseError> {
+    let et = ExtType::from_value(t);
+    Ok(match et {
+        ExtType::Sa => Ext::Sa(head::<SadbSa>(bytes, t, at)?.0),
+        ExtType::LifetimeCurrent | ExtType::LifetimeHard | ExtType::LifetimeSoft => {
+            Ext::Lifetime(et, head::<SadbLifetime>(bytes, t, at)?.0)
+        }
+        ExtType::AddressSrc | ExtType::AddressDst | ExtType::AddressProxy | ExtType::NatTOa => {
+            let (header, tail) = head::<SadbAddress>(bytes, t, at)?;
+            let addr = parse_address_ext(header, tail, et, at, bytes.len())?;
+            Ext::Address(et, AddressView { header, addr })
+        }
+        ExtType::KeyAuth | ExtType::KeyEncrypt => {
+            let (header, tail) = head::<SadbKey>(bytes, t, at)?;
+            let bits = header.bits.get();
+            let key_len = (bits as usize).div_ceil(8);
+            let need = align8(SadbKey::SIZE + key_len);
+            if need > bytes.len() {
+                return Err(ParseError::KeyOverrun {
+                    ext: et,
+                    at,
+                    bits,
+                    need,
+                    have: bytes.len(),
+                });
+            }
+            Ext::Key(
+                et,
+                KeyView {
+                    header,
+                    data: tail.get(..key_len).unwrap_or_default(),
+                },
+            )
+        }
+        ExtType::IdentitySrc | ExtType::IdentityDst => {
+            let (header, data) = head::<SadbIdent>(bytes, t, at)?;
+            Ext::Identity(et, IdentityView { header, data })
+        }
+        ExtType::Sensitivity => {
+            let (header, data) = head::<SadbSens>(bytes, t, at)?;
+            Ext::Sensitivity(SensitivityView { header, data })
+        }
+        ExtType::Proposal => {
+            let (header, tail) = head::<SadbProp>(bytes, t, at)?;
+            let n = tail.len() / SadbComb::SIZE;
+            let (combs, trailing) =
+                <[SadbComb]>::ref_from_prefix_with_elems(tail, n).unwrap_or((&[], tail));
+            Ext::Proposal(ProposalView {
+                header,
+                combs,
+                trailing,
+            })
+        }
+        ExtType::SupportedAuth | ExtType::SupportedEncrypt => {
+            let (header, tail) = head::<SadbSupported>(bytes, t, at)?;
+            // Extensions are whole words and `sadb_alg` is one word: no remainder.
+            let n = tail.len() / SadbAlg::SIZE;
+            let (algs, _) = <[SadbAlg]>::ref_from_prefix_with_elems(tail, n).unwrap_or((&[], tail));
+            Ext::Supported(et, SupportedView { header, algs })
+        }
+        ExtType::SpiRange => Ext::SpiRange(head::<SadbSpirange>(bytes, t, at)?.0),
+        ExtType::KmPrivate => {
+            head::<SadbXKmprivate>(bytes, t, at)?;
+            Ext::KmPrivate(bytes)
+        }
+        ExtType::Policy => {
+            let (header, requests) = head::<SadbXPolicy>(bytes, t, at)?;
+            // Walk once to validate (af_key `parse_ipsecrequests`).
+            let mut pos = 0;
+            let base = at + SadbXPolicy::SIZE;
+            while let Some((_, used)) = next_request(&requests[pos..], base + pos)? {
+                pos += used;
+            }
+            Ext::Policy(PolicyView {
+                header,
+                requests,
+                at,
+            })
+        }
+        ExtType::Sa2 => Ext::Sa2(head::<SadbXSa2>(bytes, t, at)?.0),
+        ExtType::NatTType => Ext::NatTType(head::<SadbXNatTType>(bytes, t, at)?.0),
+        ExtType::NatTSport | ExtType::NatTDport => {
+            Ext::NatTPort(et, head::<SadbXNatTPort>(bytes, t, at)?.0)
+        }
+        ExtType::SecCtx => {
+            let (header, tail) = head::<SadbXSecCtx>(bytes, t, at)?;
+            let ctx_len = header.ctx_len.get();
+            let need = if ctx_len as usize > 4096 {
+                0
+            } else {
+                align8(SadbXSecCtx::SIZE + ctx_len as usize)
+            };
+            if need != bytes.len() {
+                return Err(ParseError::SecCtxLength {
+                    at,
+                    ctx_len,
+                    need,
+                    have: bytes.len(),
+                });
+            }
+            Ext::SecCtx(SecCtxView {
+                header,
+                ctx: tail.get(..ctx_len as usize).unwrap_or_default(),
+            })
+        }
+        ExtType::KmAddress => {
+            let (header, tail) = head::<SadbXKmaddress>(bytes, t, at)?;
+            let base = at + SadbXKmaddress::SIZE;
+            let (local, used) = parse_sockaddr(tail, et, base)?;
+            let (remote, _) = parse_sockaddr(&tail[used..], et, base + used)?;
+            if local.is_ipv4() != remote.is_ipv4() {
+                return Err(ParseError::UnsupportedFamily {
+                    ext: et,
+                    at: base + used,
+                    family: family_of(&remote),
+                });
+            }
+            Ext::KmAddress(KmAddressView {
+                header,
+                local,
+                remote,
+            })
+        }
+        ExtType::Filter => Ext::Filter(head::<SadbXFilter>(bytes, t, at)?.0),
+        ExtType::Reserved => return Err(ParseError::ReservedExtension { at }),
+        ExtType::Unknown(ext_type) => Ext::Unknown { ext_type, bytes },
+    })
+}
+
+fn family_of(a: &SocketAddr) -> u16 {
+    if a.is_ipv4() {
+        AF_INET
+    } else {
+        AF_INET6
+    }
+}
+
+/// Address extension rules (af_key `verify_address_len`): AF_INET needs exactly 3
+/// words and a prefix ≤ 32, AF_INET6 exactly 5 words and a prefix ≤ 128.
+fn parse_address_ext(
+    header: &SadbAddress,
+    tail: &[u8],
+    ext: ExtType,
+    at: usize,
+    len: usize,
+) -> Result<SocketAddr, ParseError> {
+    let (addr, _) = parse_sockaddr(tail, ext, at + SadbAddress::SIZE)?;
+    let (family, need, max) = match addr {
+        SocketAddr::V4(_) => ("IPv4", 24, 32),
+        SocketAddr::V6(_) => ("IPv6", 40, 128),
+    };
+    if len != need {
+        return Err(ParseError::AddressLength {
+            ext,
+            at,
+            family,
+            need,
+            have: len,
+        });
+    }
+    if header.prefixlen > max {
+        return Err(ParseError::PrefixTooLong {
+            ext,
+            at,
+            prefix: header.prefixlen,
+            max,
+        });
+    }
+    Ok(addr)
+}
+
+/// Reads one Linux sockaddr (no `sa_len`), returning it and the bytes it occupies
+/// (16 for `sockaddr_in`, 28 for `sockaddr_in6`).
+pub(crate) fn parse_sockaddr(
+    bytes: &[u8],
+    ext: ExtType,
+    at: usize,
+) -> Result<(SocketAddr, usize), ParseError> {
+    let truncated = |need| ParseError::Truncated {
+        what: "sockaddr",
+        at,
+        need,
+        have: bytes.len(),
+    };
+    let (family, _) = U16::read_from_prefix(bytes).map_err(|_| truncated(2))?;
+    match family.get() {
+        AF_INET => {
+            let (sin, _) = SockaddrIn::ref_from_prefix(bytes).map_err(|_| truncated(16))?;
+            let ip = Ipv4Addr::from(sin.addr);
+            Ok((
+                SocketAddr::V4(SocketAddrV4::new(ip, sin.port.get())),
+                SockaddrIn::SIZE,
+            ))
+        }
+        AF_INET6 => {
+            let (sin6, _) = SockaddrIn6::ref_from_prefix(bytes).map_err(|_| truncated(28))?;
+            let ip = Ipv6Addr::from(sin6.addr);
+            Ok((
+                SocketAddr::V6(SocketAddrV6::new(
+                    ip,
+                    sin6.port.get(),
+                    sin6.flowinfo.get(),
+                    sin6.scope_id.get(),
+                )),
+                SockaddrIn6::SIZE,
+            ))
+        }
+        family => Err(ParseError::UnsupportedFamily { ext, at, family }),
+    }
+}
+
+/// Reads the request at the start of `rest` (af_key `parse_ipsecrequests`): `Ok(None)`
+/// when fewer than 16 bytes remain (the kernel stops there too).
+fn next_request(rest: &[u8], at: usize) -> Result<Option<(RequestView<'_>, usize)>, ParseError> {
+    let Ok((header, _)) = SadbXIpsecrequest::ref_from_prefix(rest) else {
+        return Ok(None);
+    };
+    let len = header.len.get();
+    if (len as usize) < SadbXIpsecrequest::SIZE {
+        return Err(ParseError::BadRequest {
+            at,
+            len,
+            problem: "is shorter than the 16-byte sadb_x_ipsecrequest",
+        });
+    }
+    let Some(bytes) = rest.get(..len as usize) else {
+        return Err(ParseError::BadRequest {
+            at,
+            len,
+            problem: "runs past the end of the policy",
+        });
+    };
+    let tunnel = if header.mode == Mode::Tunnel.value() {
+        let base = at + SadbXIpsecrequest::SIZE;
+        let addrs = &bytes[SadbXIpsecrequest::SIZE..];
+        let (src, used) = parse_sockaddr(addrs, ExtType::Policy, base)?;
+        let (dst, _) = parse_sockaddr(&addrs[used..], ExtType::Policy, base + used)?;
+        if src.is_ipv4() != dst.is_ipv4() {
+            return Err(ParseError::BadRequest {
+                at,
+                len,
+                problem: "has tunnel endpoints of different address families",
+            });
+        }
+        Some((src, dst))
+    } else {
+        None
+    };
+    Ok(Some((
+        RequestView {
+            header,
+            tunnel,
+            bytes,
+        },
+        len as usize,
+    )))
+}
