@@ -6,16 +6,18 @@
 //! run, never the tests themselves.
 //!
 //! Every test starts with [`fresh_netns`], so tests see neither each other's SAs and policies
-//! nor the host's.
+//! nor the host's. Requests are built with the `pfkey` codec, and every message the kernel
+//! sends to a [`PfKeySocket`] is checked to parse and round-trip byte for byte through it.
 
 pub mod cmd;
+pub mod codec;
 pub mod fixture;
 pub mod netns;
-pub mod raw;
 pub mod socket;
 pub mod xfrm;
 
 pub use cmd::{as_nobody, ip, pfkey, Run};
+pub use codec::{build, header_only, parse};
 pub use fixture::capture_fixture;
 pub use netns::{fresh_netns, veth_link, Netns, VethLink};
 pub use socket::PfKeySocket;

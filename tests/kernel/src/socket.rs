@@ -8,7 +8,15 @@ use std::time::Duration;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
-use crate::raw::Header;
+use pfkey::wire::MsgType;
+
+use crate::codec::{assert_round_trip, parse};
+
+/// The fields of a header that correlate replies.
+fn key(msg: &[u8]) -> (MsgType, u32, u32, u8) {
+    let m = parse(msg);
+    (m.msg_type(), m.seq(), m.pid(), m.errno())
+}
 
 /// `PF_KEY_V2`: the only protocol af_key accepts.
 pub const PF_KEY_V2: libc::c_int = 2;
@@ -59,7 +67,8 @@ impl PfKeySocket {
         assert_eq!(n, msg.len(), "short send to PF_KEY");
     }
 
-    /// Receives one message, waiting at most `timeout`; `None` when nothing arrived.
+    /// Receives one message, waiting at most `timeout`; `None` when nothing arrived. Every
+    /// message is checked to parse and round-trip through the `pfkey` codec.
     pub fn recv_timeout(&self, timeout: Duration) -> Option<Vec<u8>> {
         let ms = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
         let mut fds = [PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)];
@@ -72,6 +81,7 @@ impl PfKeySocket {
         let n = nix::unistd::read(&self.fd, &mut buf)
             .unwrap_or_else(|e| panic!("recv from PF_KEY failed: {e}"));
         buf.truncate(n);
+        assert_round_trip(&buf);
         Some(buf)
     }
 
@@ -89,12 +99,12 @@ impl PfKeySocket {
     /// Sends `msg` and returns the first reply with its type, seq and pid (other broadcasts
     /// are skipped); panics on timeout.
     pub fn request(&self, msg: &[u8]) -> Vec<u8> {
-        let req = Header::parse(msg);
+        let (ty, seq, pid, _) = key(msg);
         self.send(msg);
         loop {
             let reply = self.recv();
-            let h = Header::parse(&reply);
-            if h.msg_type == req.msg_type && h.seq == req.seq && h.pid == req.pid {
+            let (rty, rseq, rpid, _) = key(&reply);
+            if (rty, rseq, rpid) == (ty, seq, pid) {
                 return reply;
             }
         }
@@ -103,20 +113,39 @@ impl PfKeySocket {
     /// Sends a dump request (`DUMP` or `X_SPDDUMP`) and collects the stream up to the message
     /// with `seq == 0`, or the single error reply.
     pub fn dump(&self, msg: &[u8]) -> Vec<Vec<u8>> {
-        let req = Header::parse(msg);
+        let (ty, _, pid, _) = key(msg);
         self.send(msg);
         let mut out = Vec::new();
         loop {
             let m = self.recv();
-            let h = Header::parse(&m);
-            if h.msg_type != req.msg_type || h.pid != req.pid {
+            let (rty, rseq, rpid, errno) = key(&m);
+            if (rty, rpid) != (ty, pid) {
                 continue;
             }
-            let last = h.seq == 0 || h.errno != 0;
+            let last = rseq == 0 || errno != 0;
             out.push(m);
             if last {
                 return out;
             }
         }
+    }
+}
+
+/// `setsockopt(fd, level, name, value)` with a byte blob, e.g. an `IP_IPSEC_POLICY` policy.
+pub fn setsockopt_bytes(
+    fd: &impl std::os::fd::AsRawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: &[u8],
+) -> io::Result<()> {
+    let len = libc::socklen_t::try_from(value.len())
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: `value` is valid for reads of `len` bytes for the duration of the call and the
+    // kernel copies it; the descriptor is borrowed and open.
+    let rc = unsafe { libc::setsockopt(fd.as_raw_fd(), level, name, value.as_ptr().cast(), len) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
     }
 }

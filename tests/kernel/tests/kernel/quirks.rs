@@ -1,27 +1,41 @@
-//! Linux af_key behaviour that a client must cope with (docs: linux-pfkey.md §14; results in
+//! Linux af_key behaviour that a client must cope with (linux-pfkey.md §14; results in
 //! tests/lab/FINDINGS.md).
 
 use std::time::Duration;
 
-use pfkey_kernel_tests::raw::{alg, ext, msg, satype, Builder, Header, Parsed};
+use pfkey::alg::{
+    SADB_AALG_SHA1HMAC, SADB_EALG_NULL, SADB_X_AALG_SHA2_256HMAC, SADB_X_EALG_AESCBC,
+    SADB_X_EALG_AES_GCM_ICV16,
+};
+use pfkey::repr::Sa;
+use pfkey::wire::{ExtType, MsgType, SaType};
 use pfkey_kernel_tests::xfrm::state_with_spi;
-use pfkey_kernel_tests::{capture_fixture, fresh_netns, xfrm_state, PfKeySocket};
+use pfkey_kernel_tests::{
+    build, capture_fixture, fresh_netns, header_only, parse, xfrm_state, Netns, PfKeySocket,
+};
 
-use crate::common::{add_esp, addr, request_errno, request_ok, AUTH_KEY, ENC_KEY};
+use crate::common::{
+    add_esp, esp_sa, host, request_errno, request_ok, sa_by_spi, AUTH_KEY, ENC_KEY,
+};
 
 const QUIET: Duration = Duration::from_millis(300);
+
+/// The SPI of an SA message.
+fn spi(msg: &[u8]) -> u32 {
+    parse(msg).sa().expect("SA").spi.get()
+}
 
 #[test]
 fn flush_of_an_empty_table_answers_once() {
     let _ns = fresh_netns();
     let sock = PfKeySocket::open_or_panic();
-    sock.send(&Builder::new(msg::FLUSH, satype::ESP, 5).finish());
+    sock.send(&header_only(MsgType::Flush, SaType::Esp, 5));
     let replies = sock.drain(QUIET);
     assert_eq!(replies.len(), 1);
-    let h = Header::parse(&replies[0]);
-    assert_eq!((h.msg_type, h.seq, h.errno), (msg::FLUSH, 5, 0));
+    let m = parse(&replies[0]);
+    assert_eq!((m.msg_type(), m.seq(), m.errno()), (MsgType::Flush, 5, 0));
     capture_fixture(
-        "flush_empty_reply",
+        "flush-empty-reply",
         &replies[0],
         "FLUSH satype ESP, seq 5, empty table: the only reply",
     );
@@ -31,17 +45,17 @@ fn flush_of_an_empty_table_answers_once() {
 fn dump_of_an_empty_table_is_enoent_with_the_request_seq() {
     let _ns = fresh_netns();
     let sock = PfKeySocket::open_or_panic();
-    let replies = sock.dump(&Builder::new(msg::DUMP, satype::UNSPEC, 77).finish());
+    let replies = sock.dump(&header_only(MsgType::Dump, SaType::Unspec, 77));
     assert_eq!(replies.len(), 1);
-    let h = Header::parse(&replies[0]);
+    let m = parse(&replies[0]);
     assert_eq!(
-        (h.msg_type, h.seq, h.errno, h.len),
-        (msg::DUMP, 77, libc::ENOENT as u8, 2)
+        (m.msg_type(), m.seq(), m.errno(), replies[0].len()),
+        (MsgType::Dump, 77, libc::ENOENT as u8, 16)
     );
     capture_fixture(
-        "dump_empty_enoent_reply",
+        "dump-empty-enoent",
         &replies[0],
-        "DUMP satype UNSPEC, seq 77, empty table",
+        "DUMP satype UNSPEC, seq 77, empty table: the error reply",
     );
 }
 
@@ -49,24 +63,18 @@ fn dump_of_an_empty_table_is_enoent_with_the_request_seq() {
 fn dump_numbers_entries_and_ends_at_seq_0() {
     let _ns = fresh_netns();
     let sock = PfKeySocket::open_or_panic();
-    for spi in 1..=3u32 {
-        request_ok(
-            &sock,
-            &add_esp(spi, 0x5000 + spi, "192.0.2.1", "192.0.2.2", 0),
-        );
+    for i in 1..=3u32 {
+        request_ok(&sock, &add_esp(i, 0x5000 + i, "192.0.2.1", "192.0.2.2", 0));
     }
-    let dump = sock.dump(&Builder::new(msg::DUMP, satype::ESP, 99).finish());
-    let seqs: Vec<u32> = dump.iter().map(|m| Header::parse(m).seq).collect();
+    let dump = sock.dump(&header_only(MsgType::Dump, SaType::Esp, 99));
+    let seqs: Vec<u32> = dump.iter().map(|m| parse(m).seq()).collect();
     assert_eq!(seqs, [1, 2, 0], "dump seq numbers");
-    let mut spis: Vec<u32> = dump
-        .iter()
-        .map(|m| Parsed::new(m).sa().expect("SA").spi)
-        .collect();
+    let mut spis: Vec<u32> = dump.iter().map(|m| spi(m)).collect();
     spis.sort_unstable();
     assert_eq!(spis, [0x5001, 0x5002, 0x5003]);
     for m in &dump {
-        let h = Header::parse(m);
-        assert_eq!((h.pid, h.errno), (std::process::id(), 0));
+        let m = parse(m);
+        assert_eq!((m.pid(), m.errno()), (std::process::id(), 0));
     }
 }
 
@@ -74,14 +82,17 @@ fn dump_numbers_entries_and_ends_at_seq_0() {
 fn add_twice_is_eexist() {
     let _ns = fresh_netns();
     let sock = PfKeySocket::open_or_panic();
-    request_ok(&sock, &add_esp(1, 0x6000, "192.0.2.1", "192.0.2.2", 0));
-    let reply = sock.request(&add_esp(2, 0x6000, "192.0.2.1", "192.0.2.2", 0));
-    let h = Header::parse(&reply);
-    assert_eq!((h.errno, h.len, h.seq), (libc::EEXIST as u8, 2, 2));
+    request_ok(&sock, &add_esp(4, 0x6000, "192.0.2.1", "192.0.2.2", 0));
+    let reply = sock.request(&add_esp(5, 0x6000, "192.0.2.1", "192.0.2.2", 0));
+    let m = parse(&reply);
+    assert_eq!(
+        (m.errno(), reply.len(), m.seq(), m.satype()),
+        (libc::EEXIST as u8, 16, 5, SaType::Esp)
+    );
     capture_fixture(
-        "add_eexist_reply",
+        "add-eexist",
         &reply,
-        "ADD ESP spi 0x6000 192.0.2.1->192.0.2.2 a second time, seq 2: the error reply",
+        "ADD ESP spi 0x6000 192.0.2.1->192.0.2.2 a second time, seq 5: the error reply",
     );
 }
 
@@ -89,29 +100,53 @@ fn add_twice_is_eexist() {
 fn get_or_delete_of_a_missing_sa_is_esrch() {
     let _ns = fresh_netns();
     let sock = PfKeySocket::open_or_panic();
-    for (seq, ty) in [(1, msg::GET), (2, msg::DELETE)] {
-        let req = Builder::new(ty, satype::ESP, seq)
-            .sa(0x6100, 0, 0, 0)
-            .address(ext::ADDRESS_SRC, addr("192.0.2.1"))
-            .address(ext::ADDRESS_DST, addr("192.0.2.2"))
-            .finish();
-        assert_eq!(request_errno(&sock, &req), libc::ESRCH, "message type {ty}");
+    for (seq, ty) in [(1, MsgType::Get), (2, MsgType::Delete)] {
+        let req = sa_by_spi(ty, seq, 0x6100, "192.0.2.1", "192.0.2.2");
+        assert_eq!(request_errno(&sock, &req), libc::ESRCH, "{ty:?}");
     }
+}
+
+#[test]
+fn delete_removes_the_sa_and_answers_with_it() {
+    let _ns = fresh_netns();
+    let sock = PfKeySocket::open_or_panic();
+    request_ok(&sock, &add_esp(1, 0x6150, "192.0.2.1", "192.0.2.2", 0));
+    let reply = request_ok(
+        &sock,
+        &sa_by_spi(MsgType::Delete, 2, 0x6150, "192.0.2.1", "192.0.2.2"),
+    );
+    capture_fixture(
+        "delete-esp-reply",
+        &reply,
+        "DELETE ESP spi 0x6150 192.0.2.1->192.0.2.2 (aes-cbc-128 + hmac-sha1 transport), seq 2: the reply",
+    );
+    assert_eq!(spi(&reply), 0x6150);
+    assert!(state_with_spi(0x6150).is_none(), "{}", xfrm_state());
+}
+
+fn add_plain(seq: u32, spi: u32, replay: u8) -> Vec<u8> {
+    build(MsgType::Add, SaType::Esp, seq, |b| {
+        b.sa(&Sa {
+            spi,
+            replay,
+            auth: SADB_AALG_SHA1HMAC,
+            encrypt: SADB_X_EALG_AESCBC,
+            ..Sa::default()
+        })?
+        .address(ExtType::AddressSrc, &host("192.0.2.1"))?
+        .address(ExtType::AddressDst, &host("192.0.2.2"))?
+        .key(ExtType::KeyAuth, 160, &AUTH_KEY)?
+        .key(ExtType::KeyEncrypt, 128, &ENC_KEY)?;
+        Ok(())
+    })
 }
 
 #[test]
 fn replay_window_is_capped_at_32() {
     let _ns = fresh_netns();
     let sock = PfKeySocket::open_or_panic();
-    let req = Builder::new(msg::ADD, satype::ESP, 1)
-        .sa(0x6200, 64, alg::AALG_SHA1HMAC, alg::EALG_AESCBC)
-        .address(ext::ADDRESS_SRC, addr("192.0.2.1"))
-        .address(ext::ADDRESS_DST, addr("192.0.2.2"))
-        .key(ext::KEY_AUTH, &AUTH_KEY)
-        .key(ext::KEY_ENCRYPT, &ENC_KEY)
-        .finish();
-    let reply = request_ok(&sock, &req);
-    assert_eq!(Parsed::new(&reply).sa().expect("SA").replay, 32);
+    let reply = request_ok(&sock, &add_plain(1, 0x6200, 64));
+    assert_eq!(parse(&reply).sa().expect("SA").replay, 32);
     let state = state_with_spi(0x6200).expect("SA");
     assert!(state.contains("replay-window 32"), "{state}");
 }
@@ -120,12 +155,17 @@ fn replay_window_is_capped_at_32() {
 fn aead_through_pf_key_is_enosys() {
     let _ns = fresh_netns();
     let sock = PfKeySocket::open_or_panic();
-    let req = Builder::new(msg::ADD, satype::ESP, 1)
-        .sa(0x6300, 0, 0, alg::EALG_AES_GCM_ICV16)
-        .address(ext::ADDRESS_SRC, addr("192.0.2.1"))
-        .address(ext::ADDRESS_DST, addr("192.0.2.2"))
-        .key(ext::KEY_ENCRYPT, &[7u8; 20])
-        .finish();
+    let req = build(MsgType::Add, SaType::Esp, 1, |b| {
+        b.sa(&Sa {
+            spi: 0x6300,
+            encrypt: SADB_X_EALG_AES_GCM_ICV16,
+            ..Sa::default()
+        })?
+        .address(ExtType::AddressSrc, &host("192.0.2.1"))?
+        .address(ExtType::AddressDst, &host("192.0.2.2"))?
+        .key(ExtType::KeyEncrypt, 160, &[7u8; 20])?;
+        Ok(())
+    });
     assert_eq!(request_errno(&sock, &req), libc::ENOSYS);
 }
 
@@ -133,21 +173,28 @@ fn aead_through_pf_key_is_enosys() {
 fn esp_without_encryption_key_is_einval_and_null_cipher_works() {
     let _ns = fresh_netns();
     let sock = PfKeySocket::open_or_panic();
-    let base = |seq, spi, encrypt| {
-        Builder::new(msg::ADD, satype::ESP, seq)
-            .sa(spi, 0, alg::AALG_SHA1HMAC, encrypt)
-            .address(ext::ADDRESS_SRC, addr("192.0.2.1"))
-            .address(ext::ADDRESS_DST, addr("192.0.2.2"))
-            .key(ext::KEY_AUTH, &AUTH_KEY)
+    let req = |seq, spi, encrypt, with_null_key: bool| {
+        build(MsgType::Add, SaType::Esp, seq, |b| {
+            b.sa(&Sa {
+                spi,
+                auth: SADB_AALG_SHA1HMAC,
+                encrypt,
+                ..Sa::default()
+            })?
+            .address(ExtType::AddressSrc, &host("192.0.2.1"))?
+            .address(ExtType::AddressDst, &host("192.0.2.2"))?
+            .key(ExtType::KeyAuth, 160, &AUTH_KEY)?;
+            if with_null_key {
+                b.key(ExtType::KeyEncrypt, 0, &[])?;
+            }
+            Ok(())
+        })
     };
     assert_eq!(
-        request_errno(&sock, &base(1, 0x6400, alg::EALG_AESCBC).finish()),
+        request_errno(&sock, &req(1, 0x6400, SADB_X_EALG_AESCBC, false)),
         libc::EINVAL
     );
-    let null = base(2, 0x6401, alg::EALG_NULL)
-        .key(ext::KEY_ENCRYPT, &[])
-        .finish();
-    request_ok(&sock, &null);
+    request_ok(&sock, &req(2, 0x6401, SADB_EALG_NULL, true));
     let state = state_with_spi(0x6401).expect("NULL-cipher SA");
     assert!(state.contains("enc ecb(cipher_null)"), "{state}");
 }
@@ -156,22 +203,25 @@ fn esp_without_encryption_key_is_einval_and_null_cipher_works() {
 fn hmac_sha256_is_truncated_to_96_bits() {
     let _ns = fresh_netns();
     let sock = PfKeySocket::open_or_panic();
-    let req = Builder::new(msg::ADD, satype::AH, 1)
-        .sa(0x6500, 0, alg::AALG_SHA2_256HMAC, 0)
-        .address(ext::ADDRESS_SRC, addr("192.0.2.1"))
-        .address(ext::ADDRESS_DST, addr("192.0.2.2"))
-        .key(ext::KEY_AUTH, &[0x42u8; 32])
-        .finish();
+    let req = build(MsgType::Add, SaType::Ah, 1, |b| {
+        b.sa(&Sa {
+            spi: 0x6500,
+            auth: SADB_X_AALG_SHA2_256HMAC,
+            ..Sa::default()
+        })?
+        .address(ExtType::AddressSrc, &host("192.0.2.1"))?
+        .address(ExtType::AddressDst, &host("192.0.2.2"))?
+        .key(ExtType::KeyAuth, 256, &[0x42u8; 32])?;
+        Ok(())
+    });
     request_ok(&sock, &req);
     let state = state_with_spi(0x6500).expect("AH SA");
-    assert!(state.contains("auth-trunc hmac(sha256) 0x"), "{state}");
-    assert!(
-        state
-            .trim_end()
-            .lines()
-            .any(|l| l.trim().starts_with("auth-trunc") && l.trim_end().ends_with(" 96")),
-        "{state}"
-    );
+    let auth = state
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("auth-trunc hmac(sha256) 0x"))
+        .unwrap_or_else(|| panic!("{state}"));
+    assert!(auth.ends_with(" 96"), "{auth}");
 }
 
 #[test]
@@ -179,54 +229,48 @@ fn update_of_a_mature_sa_keeps_the_old_key() {
     let _ns = fresh_netns();
     let sock = PfKeySocket::open_or_panic();
     request_ok(&sock, &add_esp(1, 0x6600, "192.0.2.1", "192.0.2.2", 0));
-    let mut update = add_esp(2, 0x6600, "192.0.2.1", "192.0.2.2", 0);
-    update[1] = msg::UPDATE;
-    // Replace the encryption key bytes (the last 16 bytes of KEY_ENCRYPT) with a new key.
-    let at = update
-        .windows(ENC_KEY.len())
-        .position(|w| w == ENC_KEY)
-        .expect("key in request");
-    update[at..at + 16].copy_from_slice(&[0xeeu8; 16]);
-    let reply = sock.request(&update);
-    let h = Header::parse(&reply);
+    let update = build(MsgType::Update, SaType::Esp, 2, |b| {
+        b.sa(&Sa {
+            spi: 0x6600,
+            replay: 32,
+            auth: SADB_AALG_SHA1HMAC,
+            encrypt: SADB_X_EALG_AESCBC,
+            ..Sa::default()
+        })?
+        .address(ExtType::AddressSrc, &host("192.0.2.1"))?
+        .address(ExtType::AddressDst, &host("192.0.2.2"))?
+        .key(ExtType::KeyAuth, 160, &AUTH_KEY)?
+        .key(ExtType::KeyEncrypt, 128, &[0xee; 16])?;
+        Ok(())
+    });
+    let errno = parse(&sock.request(&update)).errno();
+    assert_eq!(errno, 0, "UPDATE of a mature SA is accepted");
     let state = state_with_spi(0x6600).expect("SA");
+    let old: String = ENC_KEY.iter().map(|b| format!("{b:02x}")).collect();
     assert!(
-        state.contains(&format!(
-            "enc cbc(aes) 0x{}",
-            ENC_KEY
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        )),
-        "UPDATE errno {}: key changed?\n{state}",
-        h.errno
+        state.contains(&format!("enc cbc(aes) 0x{old}")),
+        "the key changed:\n{state}"
     );
-    assert_eq!(h.errno, 0, "UPDATE of a mature SA is accepted");
 }
 
 #[test]
 fn v4_mapped_ipv6_address_is_not_translated() {
     let _ns = fresh_netns();
     let sock = PfKeySocket::open_or_panic();
-    let mut req = add_esp(1, 0x6700, "::ffff:192.0.2.1", "::ffff:192.0.2.2", 0);
-    let errno = Header::parse(&sock.request(&req)).errno;
-    let states = xfrm_state();
+    let req = add_esp(1, 0x6700, "::ffff:192.0.2.1", "::ffff:192.0.2.2", 0);
     // Accepted as an IPv6 SA between the mapped addresses, not translated to IPv4.
-    assert_eq!(errno, 0);
+    assert_eq!(request_errno(&sock, &req), 0);
+    let states = xfrm_state();
     assert!(!states.contains("src 192.0.2.1 "), "{states}");
     assert!(
         states.contains("src ::ffff:192.0.2.1 dst ::ffff:192.0.2.2"),
         "{states}"
     );
     // Mixed families in one request are always refused.
-    req = Builder::new(msg::ADD, satype::ESP, 2)
-        .sa(0x6701, 0, alg::AALG_SHA1HMAC, alg::EALG_AESCBC)
-        .address(ext::ADDRESS_SRC, addr("192.0.2.1"))
-        .address(ext::ADDRESS_DST, addr("2001:db8::2"))
-        .key(ext::KEY_AUTH, &AUTH_KEY)
-        .key(ext::KEY_ENCRYPT, &ENC_KEY)
-        .finish();
-    assert_eq!(request_errno(&sock, &req), libc::EINVAL);
+    let mixed = build(MsgType::Add, SaType::Esp, 2, |b| {
+        esp_sa(b, 0x6701, "192.0.2.1", "2001:db8::2")
+    });
+    assert_eq!(request_errno(&sock, &mixed), libc::EINVAL);
 }
 
 #[test]
@@ -236,12 +280,12 @@ fn a_second_socket_receives_the_add_broadcast_with_keys() {
     let other = PfKeySocket::open_or_panic();
     request_ok(&sock, &add_esp(3, 0x6800, "192.0.2.1", "192.0.2.2", 0));
     let seen = other.recv();
-    let p = Parsed::new(&seen);
+    let m = parse(&seen);
     assert_eq!(
-        (p.header.msg_type, p.header.seq, p.header.pid),
-        (msg::ADD, 3, std::process::id())
+        (m.msg_type(), m.seq(), m.pid()),
+        (MsgType::Add, 3, std::process::id())
     );
-    assert_eq!(p.key(ext::KEY_ENCRYPT), Some((128, &ENC_KEY[..])));
+    assert_eq!(m.key_encrypt().expect("key").bytes(), &ENC_KEY[..]);
     assert!(other.recv_timeout(QUIET).is_none(), "one broadcast only");
 }
 
@@ -267,14 +311,55 @@ fn changes_made_over_netlink_reach_pf_key_sockets() {
         "cbc(aes)",
         "0x000102030405060708090a0b0c0d0e0f",
     ]);
-    let m = sock.recv();
-    let p = Parsed::new(&m);
-    assert_eq!(p.header.msg_type, msg::ADD);
-    assert_eq!(p.sa().expect("SA").spi, 0x6900);
+    let msg = sock.recv();
+    capture_fixture(
+        "netlink-add-broadcast",
+        &msg,
+        "ADD broadcast to a PF_KEY socket after `ip xfrm state add src 192.0.2.1 dst 192.0.2.2 \
+         proto esp spi 0x6900 mode transport enc cbc(aes) 0x000102..0f` (netlink)",
+    );
+    let m = parse(&msg);
+    assert_eq!(m.msg_type(), MsgType::Add);
+    assert_eq!(spi(&msg), 0x6900);
     assert_eq!(
-        p.key(ext::KEY_ENCRYPT).expect("key").1,
+        m.key_encrypt().expect("key").bytes(),
         (0u8..16).collect::<Vec<u8>>()
     );
+}
+
+#[test]
+fn register_twice_is_eexist_and_satype_0_does_not_register() {
+    let _ns = fresh_netns();
+    let sock = PfKeySocket::open_or_panic();
+    let unspec = request_ok(&sock, &header_only(MsgType::Register, SaType::Unspec, 1));
+    assert!(parse(&unspec).supported_auth().is_some());
+    request_ok(&sock, &header_only(MsgType::Register, SaType::Esp, 2));
+    let again = header_only(MsgType::Register, SaType::Esp, 3);
+    assert_eq!(request_errno(&sock, &again), libc::EEXIST);
+    let bad = header_only(MsgType::Register, SaType::from_value(10), 4);
+    assert_eq!(request_errno(&sock, &bad), libc::EINVAL);
+}
+
+#[test]
+fn dump_of_200_sas_completes_through_a_4k_receive_buffer() {
+    let _ns = fresh_netns();
+    let sock = PfKeySocket::open_or_panic();
+    for i in 0..200u32 {
+        request_ok(
+            &sock,
+            &add_esp(i + 1, 0x10000 + i, "192.0.2.1", "192.0.2.2", 0),
+        );
+    }
+    // A fresh socket, so that the 200 ADD broadcasts are not queued on it.
+    let dumper = PfKeySocket::open_or_panic();
+    dumper.set_rcvbuf(4096);
+    let dump = dumper.dump(&header_only(MsgType::Dump, SaType::Esp, 1));
+    let seqs: Vec<u32> = dump.iter().map(|m| parse(m).seq()).collect();
+    let want: Vec<u32> = (1..200).chain([0]).collect();
+    assert_eq!(seqs, want);
+    let mut spis: Vec<u32> = dump.iter().map(|m| spi(m)).collect();
+    spis.sort_unstable();
+    assert_eq!(spis, (0x10000..0x10000 + 200).collect::<Vec<u32>>());
 }
 
 #[test]
@@ -299,53 +384,10 @@ fn sockets_see_only_their_own_namespace() {
     let _ns = fresh_netns();
     let sock = PfKeySocket::open_or_panic();
     request_ok(&sock, &add_esp(1, 0x6a00, "192.0.2.1", "192.0.2.2", 0));
-    let peer = pfkey_kernel_tests::Netns::detached();
+    let peer = Netns::detached();
     let replies = peer.enter(|| {
         let s = PfKeySocket::open_or_panic();
-        s.dump(&Builder::new(msg::DUMP, satype::UNSPEC, 1).finish())
+        s.dump(&header_only(MsgType::Dump, SaType::Unspec, 1))
     });
-    assert_eq!(Header::parse(&replies[0]).errno, libc::ENOENT as u8);
-}
-
-#[test]
-fn register_twice_is_eexist_and_satype_0_does_not_register() {
-    let _ns = fresh_netns();
-    let sock = PfKeySocket::open_or_panic();
-    let unspec = request_ok(
-        &sock,
-        &Builder::new(msg::REGISTER, satype::UNSPEC, 1).finish(),
-    );
-    assert!(!Parsed::new(&unspec)
-        .supported(ext::SUPPORTED_AUTH)
-        .is_empty());
-    request_ok(&sock, &Builder::new(msg::REGISTER, satype::ESP, 2).finish());
-    let again = Builder::new(msg::REGISTER, satype::ESP, 3).finish();
-    assert_eq!(request_errno(&sock, &again), libc::EEXIST);
-    let bad = Builder::new(msg::REGISTER, 10, 4).finish();
-    assert_eq!(request_errno(&sock, &bad), libc::EINVAL);
-}
-
-#[test]
-fn dump_of_200_sas_completes_through_a_4k_receive_buffer() {
-    let _ns = fresh_netns();
-    let sock = PfKeySocket::open_or_panic();
-    for i in 0..200u32 {
-        request_ok(
-            &sock,
-            &add_esp(i + 1, 0x10000 + i, "192.0.2.1", "192.0.2.2", 0),
-        );
-    }
-    // A fresh socket, so that the 200 ADD broadcasts are not queued on it.
-    let dumper = PfKeySocket::open_or_panic();
-    dumper.set_rcvbuf(4096);
-    let dump = dumper.dump(&Builder::new(msg::DUMP, satype::ESP, 1).finish());
-    let seqs: Vec<u32> = dump.iter().map(|m| Header::parse(m).seq).collect();
-    let want: Vec<u32> = (1..200).chain([0]).collect();
-    assert_eq!(seqs, want);
-    let mut spis: Vec<u32> = dump
-        .iter()
-        .map(|m| Parsed::new(m).sa().expect("SA").spi)
-        .collect();
-    spis.sort_unstable();
-    assert_eq!(spis, (0x10000..0x10000 + 200).collect::<Vec<u32>>());
+    assert_eq!(parse(&replies[0]).errno(), libc::ENOENT as u8);
 }

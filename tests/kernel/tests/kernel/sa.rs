@@ -1,11 +1,19 @@
-//! Security associations: REGISTER, ADD, GET, DUMP, FLUSH against the real kernel, checked
-//! through `ip xfrm state`.
+//! Security associations: REGISTER, ADD, GET, DUMP, FLUSH against the real kernel, built and
+//! parsed with the `pfkey` codec and checked through `ip xfrm state`.
 
-use pfkey_kernel_tests::raw::{alg, ext, ipsec, msg, satype, Builder, Header, Parsed};
+use std::time::Duration;
+
+use pfkey::alg::{SADB_AALG_SHA1HMAC, SADB_X_AALG_SHA2_256HMAC, SADB_X_EALG_AESCBC};
+use pfkey::repr::{Address, Sa, Sa2};
+use pfkey::wire::{ExtType, Mode, MsgType, SaState, SaType};
 use pfkey_kernel_tests::xfrm::state_with_spi;
-use pfkey_kernel_tests::{capture_fixture, fresh_netns, xfrm_state, PfKeySocket};
+use pfkey_kernel_tests::{
+    build, capture_fixture, fresh_netns, header_only, parse, xfrm_state, PfKeySocket,
+};
 
-use crate::common::{add_esp, addr, request_ok, AUTH_KEY, ENC_KEY};
+use crate::common::{
+    add_esp, addr, addtime, ext_types, host, request_ok, sa_by_spi, AUTH_KEY, ENC_KEY,
+};
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
@@ -24,39 +32,34 @@ fn socket_opens_in_a_fresh_namespace() {
 fn register_esp_lists_supported_algorithms() {
     let _ns = fresh_netns();
     let sock = PfKeySocket::open_or_panic();
-    let req = Builder::new(msg::REGISTER, satype::ESP, 1).finish();
-    let reply = request_ok(&sock, &req);
+    let reply = request_ok(&sock, &header_only(MsgType::Register, SaType::Esp, 1));
     capture_fixture(
-        "register_esp_reply",
+        "register-esp-reply",
         &reply,
         "REGISTER satype ESP (header only), seq 1: the kernel's reply",
     );
-    let p = Parsed::new(&reply);
-    assert_eq!(p.header.satype, satype::ESP);
-    assert_eq!(p.ext_types(), [ext::SUPPORTED_AUTH, ext::SUPPORTED_ENCRYPT]);
-    let auth: Vec<u8> = p
-        .supported(ext::SUPPORTED_AUTH)
-        .iter()
-        .map(|a| a.0)
-        .collect();
-    let enc: Vec<u8> = p
-        .supported(ext::SUPPORTED_ENCRYPT)
-        .iter()
-        .map(|a| a.0)
-        .collect();
-    assert_eq!(auth, [251, 2, 3, 5, 6, 7, 8, 9], "auth algorithms");
+    let m = parse(&reply);
+    assert_eq!(m.satype(), SaType::Esp);
     assert_eq!(
-        enc,
+        ext_types(&reply),
+        [ExtType::SupportedAuth, ExtType::SupportedEncrypt]
+    );
+    let auth = m.supported_auth().expect("SUPPORTED_AUTH").algs();
+    let enc = m.supported_encrypt().expect("SUPPORTED_ENCRYPT").algs();
+    let ids = |algs: &[pfkey::wire::SadbAlg]| algs.iter().map(|a| a.id).collect::<Vec<u8>>();
+    assert_eq!(ids(auth), [251, 2, 3, 5, 6, 7, 8, 9], "auth algorithms");
+    assert_eq!(
+        ids(enc),
         [11, 2, 3, 6, 7, 12, 252, 22, 253, 13],
         "encryption algorithms"
     );
-    // AES-CBC: 128..256 bits; HMAC-SHA1: 160 bits.
-    assert!(p
-        .supported(ext::SUPPORTED_ENCRYPT)
-        .contains(&(alg::EALG_AESCBC, 128, 256)));
-    assert!(p
-        .supported(ext::SUPPORTED_AUTH)
-        .contains(&(alg::AALG_SHA1HMAC, 160, 160)));
+    let bits = |algs: &[pfkey::wire::SadbAlg], id| {
+        algs.iter()
+            .find(|a| a.id == id)
+            .map(|a| (a.minbits.get(), a.maxbits.get()))
+    };
+    assert_eq!(bits(enc, SADB_X_EALG_AESCBC), Some((128, 256)));
+    assert_eq!(bits(auth, SADB_AALG_SHA1HMAC), Some((160, 160)));
 }
 
 #[test]
@@ -65,10 +68,10 @@ fn add_esp_sa_is_visible_in_ip_xfrm_state() {
     let sock = PfKeySocket::open_or_panic();
     let reply = request_ok(&sock, &add_esp(7, 0x1000, "192.0.2.1", "192.0.2.2", 5));
     capture_fixture(
-        "add_esp_reply",
+        "add-esp-reply",
         &reply,
         "ADD ESP spi 0x1000 192.0.2.1->192.0.2.2 aes-cbc-128 + hmac-sha1 transport reqid 5, \
-         hard/soft addtime 3600/3000, seq 7: the kernel's reply (broadcast, keys included)",
+         hard/soft addtime 3600/3000, no PROXY, seq 7: the kernel's reply (broadcast, keys included)",
     );
     let state = state_with_spi(0x1000).unwrap_or_else(|| panic!("SA missing:\n{}", xfrm_state()));
     assert!(state.contains("src 192.0.2.1 dst 192.0.2.2"), "{state}");
@@ -86,32 +89,30 @@ fn add_esp_sa_is_visible_in_ip_xfrm_state() {
         "{state}"
     );
 
-    let p = Parsed::new(&reply);
     assert_eq!(
-        p.ext_types(),
+        ext_types(&reply),
         [
-            ext::SA,
-            ext::LIFETIME_HARD,
-            ext::LIFETIME_SOFT,
-            ext::LIFETIME_CURRENT,
-            ext::ADDRESS_SRC,
-            ext::ADDRESS_DST,
-            ext::ADDRESS_PROXY,
-            ext::KEY_AUTH,
-            ext::KEY_ENCRYPT,
-            ext::X_SA2
+            ExtType::Sa,
+            ExtType::LifetimeHard,
+            ExtType::LifetimeSoft,
+            ExtType::LifetimeCurrent,
+            ExtType::AddressSrc,
+            ExtType::AddressDst,
+            ExtType::AddressProxy,
+            ExtType::KeyAuth,
+            ExtType::KeyEncrypt,
+            ExtType::Sa2
         ],
         "ADD reply extension order"
     );
     assert_eq!(reply.len(), 272);
-    assert_eq!(p.header.msg_type, msg::ADD);
-    assert_eq!(p.header.seq, 7);
-    assert_eq!(p.header.pid, std::process::id());
+    let m = parse(&reply);
     assert_eq!(
-        p.key(ext::KEY_ENCRYPT),
-        Some((128, &ENC_KEY[..])),
-        "ADD reply carries keys"
+        (m.msg_type(), m.seq(), m.pid()),
+        (MsgType::Add, 7, std::process::id())
     );
+    let key = m.key_encrypt().expect("ADD reply carries keys");
+    assert_eq!((key.bits(), key.bytes()), (128, &ENC_KEY[..]));
 }
 
 #[test]
@@ -120,65 +121,137 @@ fn get_and_dump_return_the_sa() {
     let sock = PfKeySocket::open_or_panic();
     request_ok(&sock, &add_esp(1, 0x2000, "192.0.2.1", "192.0.2.2", 9));
 
-    let get = Builder::new(msg::GET, satype::ESP, 2)
-        .sa(0x2000, 0, 0, 0)
-        .address(ext::ADDRESS_SRC, addr("192.0.2.1"))
-        .address(ext::ADDRESS_DST, addr("192.0.2.2"))
-        .finish();
-    let reply = request_ok(&sock, &get);
-    capture_fixture(
-        "get_esp_reply",
-        &reply,
-        "GET ESP spi 0x2000 192.0.2.1->192.0.2.2 (SA added as aes-cbc-128 + hmac-sha1 transport reqid 9), seq 2",
+    let reply = request_ok(
+        &sock,
+        &sa_by_spi(MsgType::Get, 2, 0x2000, "192.0.2.1", "192.0.2.2"),
     );
-
-    let dump = sock.dump(&Builder::new(msg::DUMP, satype::ESP, 3).finish());
+    capture_fixture(
+        "get-esp-sa",
+        &reply,
+        "GET ESP spi 0x2000 192.0.2.1->192.0.2.2, seq 2 (SA added as aes-cbc-128 + hmac-sha1 transport \
+         reqid 9, hard/soft addtime 3600/3000, no PROXY)",
+    );
+    let dump = sock.dump(&header_only(MsgType::Dump, SaType::Esp, 3));
     assert_eq!(dump.len(), 1, "one SA, one dump message");
     capture_fixture(
-        "dump_esp_entry",
+        "dump-esp-sa-proxy",
         &dump[0],
-        "DUMP ESP, seq 3, one SA (aes-cbc-128 + hmac-sha1 transport reqid 9, hard/soft addtime 3600/3000): the only entry",
+        "DUMP ESP, seq 3, one SA (aes-cbc-128 + hmac-sha1 transport reqid 9, hard/soft addtime \
+         3600/3000, added without PROXY: the kernel adds PROXY 0.0.0.0/0): the only entry",
     );
 
-    for m in [&reply, &dump[0]] {
-        let p = Parsed::new(m);
-        let sa = p.sa().expect("SA extension");
+    for msg in [&reply, &dump[0]] {
+        let m = parse(msg);
+        let sa = Sa::from_wire(m.sa().expect("SA extension"));
         assert_eq!(sa.spi, 0x2000);
         assert_eq!(
             (sa.auth, sa.encrypt),
-            (alg::AALG_SHA1HMAC, alg::EALG_AESCBC)
+            (SADB_AALG_SHA1HMAC, SADB_X_EALG_AESCBC)
         );
         assert_eq!(sa.replay, 32);
-        assert_eq!(sa.state, 1, "MATURE");
-        assert_eq!(p.key(ext::KEY_ENCRYPT), Some((128, &ENC_KEY[..])));
-        assert_eq!(p.key(ext::KEY_AUTH), Some((160, &AUTH_KEY[..])));
+        assert_eq!(sa.state, SaState::Mature);
+        let ka = m.key_auth().expect("KEY_AUTH");
+        let ke = m.key_encrypt().expect("KEY_ENCRYPT");
+        assert_eq!((ka.bits(), ka.bytes()), (160, &AUTH_KEY[..]));
+        assert_eq!((ke.bits(), ke.bytes()), (128, &ENC_KEY[..]));
+        let a = |v: pfkey::message::AddressView<'_>| Address::from_view(&v);
+        let src = a(m.src().expect("SRC"));
         assert_eq!(
-            p.address(ext::ADDRESS_SRC),
-            Some((0, 32, addr("192.0.2.1")))
+            (src.proto, src.prefix_len, src.addr.ip()),
+            (0, 32, addr("192.0.2.1"))
         );
+        let dst = a(m.dst().expect("DST"));
         assert_eq!(
-            p.address(ext::ADDRESS_DST),
-            Some((0, 32, addr("192.0.2.2")))
+            (dst.proto, dst.prefix_len, dst.addr.ip()),
+            (0, 32, addr("192.0.2.2"))
         );
         // No PROXY was sent: the selector is 0.0.0.0/0, any protocol, and differs from SRC.
+        let proxy = a(m.proxy().expect("PROXY"));
         assert_eq!(
-            p.address(ext::ADDRESS_PROXY),
-            Some((255, 0, addr("0.0.0.0")))
+            (proxy.proto, proxy.prefix_len, proxy.addr.ip()),
+            (255, 0, addr("0.0.0.0"))
         );
-        assert_eq!(p.sa2(), Some((ipsec::MODE_TRANSPORT, 9)));
-        let hard = p.lifetime(ext::LIFETIME_HARD).expect("hard lifetime");
-        assert_eq!(hard.2, 3600);
-        let soft = p.lifetime(ext::LIFETIME_SOFT).expect("soft lifetime");
-        assert_eq!(soft.2, 3000);
-        let current = p.lifetime(ext::LIFETIME_CURRENT).expect("current lifetime");
+        let sa2 = Sa2::from_wire(m.sa2().expect("SA2"));
+        assert_eq!((sa2.mode, sa2.reqid), (Mode::Transport, 9));
+        assert_eq!(m.lifetime_hard().expect("HARD").addtime.get(), 3600);
+        assert_eq!(m.lifetime_soft().expect("SOFT").addtime.get(), 3000);
+        let current = m.lifetime_current().expect("CURRENT").addtime.get();
         assert!(
-            current.2 > 1_500_000_000,
-            "addtime is the creation time: {current:?}"
+            current > 1_500_000_000,
+            "CURRENT addtime is the creation time: {current}"
         );
     }
-    let d = Parsed::new(&dump[0]);
-    assert_eq!(d.header.msg_type, msg::DUMP);
-    assert_eq!(d.header.seq, 0, "the last dump entry has seq 0");
+    let d = parse(&dump[0]);
+    assert_eq!(d.msg_type(), MsgType::Dump);
+    assert_eq!(d.seq(), 0, "the last dump entry has seq 0");
+}
+
+/// The layout of the hand-built `hand-dump-esp-sa` fixture, from a real kernel: tunnel ESP,
+/// HMAC-SHA-256 + AES-CBC-256, three lifetimes, two addresses, SA2, 272 bytes. A PROXY equal
+/// to SRC keeps the kernel from adding one.
+#[test]
+fn dump_of_a_tunnel_sha256_aes256_sa_is_272_bytes() {
+    let _ns = fresh_netns();
+    let sock = PfKeySocket::open_or_panic();
+    let auth_key: Vec<u8> = (0x20..0x40).collect();
+    let enc_key: Vec<u8> = (0x40..0x60).collect();
+    let add = build(MsgType::Add, SaType::Esp, 1, |b| {
+        b.sa(&Sa {
+            spi: 0x1000,
+            replay: 32,
+            auth: SADB_X_AALG_SHA2_256HMAC,
+            encrypt: SADB_X_EALG_AESCBC,
+            ..Sa::default()
+        })?
+        .lifetime(ExtType::LifetimeHard, &addtime(3600))?
+        .lifetime(ExtType::LifetimeSoft, &addtime(2880))?
+        .address(ExtType::AddressSrc, &host("10.0.0.1"))?
+        .address(ExtType::AddressDst, &host("10.0.0.2"))?
+        .address(ExtType::AddressProxy, &host("10.0.0.1"))?
+        .key(ExtType::KeyAuth, 256, &auth_key)?
+        .key(ExtType::KeyEncrypt, 256, &enc_key)?
+        .sa2(&Sa2 {
+            mode: Mode::Tunnel,
+            sequence: 0,
+            reqid: 7,
+        })?;
+        Ok(())
+    });
+    request_ok(&sock, &add);
+    let dump = sock.dump(&header_only(MsgType::Dump, SaType::Esp, 2));
+    assert_eq!(dump.len(), 1);
+    capture_fixture(
+        "dump-esp-sa",
+        &dump[0],
+        "DUMP ESP, seq 2, one SA: spi 0x1000 10.0.0.1->10.0.0.2 hmac-sha256 (key 20..3f) + \
+         aes-cbc-256 (key 40..5f), tunnel reqid 7, replay 32, hard/soft addtime 3600/2880, \
+         added with PROXY = SRC: the only entry",
+    );
+    assert_eq!(dump[0].len(), 272);
+    assert_eq!(
+        ext_types(&dump[0]),
+        [
+            ExtType::Sa,
+            ExtType::LifetimeHard,
+            ExtType::LifetimeSoft,
+            ExtType::LifetimeCurrent,
+            ExtType::AddressSrc,
+            ExtType::AddressDst,
+            ExtType::KeyAuth,
+            ExtType::KeyEncrypt,
+            ExtType::Sa2
+        ]
+    );
+    let m = parse(&dump[0]);
+    assert_eq!(m.key_auth().expect("KEY_AUTH").bytes(), &auth_key[..]);
+    assert_eq!(Sa2::from_wire(m.sa2().expect("SA2")).mode, Mode::Tunnel);
+    let state = state_with_spi(0x1000).expect("SA");
+    assert!(state.contains("mode tunnel"), "{state}");
+    assert!(state.contains("auth-trunc hmac(sha256)"), "{state}");
+    assert!(
+        state.contains("sel src 10.0.0.1/32 dst 0.0.0.0/0"),
+        "{state}"
+    );
 }
 
 #[test]
@@ -187,32 +260,72 @@ fn add_ipv6_esp_sa() {
     let sock = PfKeySocket::open_or_panic();
     let reply = request_ok(&sock, &add_esp(4, 0x3000, "2001:db8::1", "2001:db8::2", 0));
     capture_fixture(
-        "add_esp_ipv6_reply",
+        "add-esp6-reply",
         &reply,
-        "ADD ESP spi 0x3000 2001:db8::1->2001:db8::2 aes-cbc-128 + hmac-sha1 transport, seq 4: the kernel's reply",
+        "ADD ESP spi 0x3000 2001:db8::1->2001:db8::2 aes-cbc-128 + hmac-sha1 transport, \
+         hard/soft addtime 3600/3000, seq 4: the kernel's reply",
     );
-    let p = Parsed::new(&reply);
-    assert_eq!(
-        p.address(ext::ADDRESS_DST),
-        Some((0, 128, addr("2001:db8::2")))
-    );
+    let dst = Address::from_view(&parse(&reply).dst().expect("DST"));
+    assert_eq!((dst.prefix_len, dst.addr.ip()), (128, addr("2001:db8::2")));
     let state = state_with_spi(0x3000).unwrap_or_else(|| panic!("SA missing:\n{}", xfrm_state()));
     assert!(state.contains("src 2001:db8::1 dst 2001:db8::2"), "{state}");
+}
+
+/// The layout of the hand-built `hand-add-esp6-natt` fixture, from a real kernel.
+#[test]
+fn add_ipv6_esp_sa_with_udp_encapsulation() {
+    let _ns = fresh_netns();
+    let sock = PfKeySocket::open_or_panic();
+    let auth_key: Vec<u8> = (0..20).collect();
+    let enc_key: Vec<u8> = (100..116).collect();
+    let add = build(MsgType::Add, SaType::Esp, 2, |b| {
+        b.sa(&Sa {
+            spi: 0xc0ff_ee01,
+            auth: SADB_AALG_SHA1HMAC,
+            encrypt: SADB_X_EALG_AESCBC,
+            ..Sa::default()
+        })?
+        .address(ExtType::AddressSrc, &host("2001:db8::1"))?
+        .address(ExtType::AddressDst, &host("2001:db8::2"))?
+        .address(ExtType::AddressProxy, &host("2001:db8::1"))?
+        .key(ExtType::KeyAuth, 160, &auth_key)?
+        .key(ExtType::KeyEncrypt, 128, &enc_key)?
+        .sa2(&Sa2 {
+            mode: Mode::Transport,
+            sequence: 0,
+            reqid: 0,
+        })?
+        .nat_t_type(2)?
+        .nat_t_port(ExtType::NatTSport, 4500)?
+        .nat_t_port(ExtType::NatTDport, 4501)?;
+        Ok(())
+    });
+    let reply = request_ok(&sock, &add);
+    capture_fixture(
+        "add-esp6-natt",
+        &reply,
+        "ADD ESP spi 0xc0ffee01 2001:db8::1->2001:db8::2, espinudp 4500->4501, hmac-sha1 (key 00..13) \
+         + aes-cbc-128 (key 64..73), transport, no lifetimes, PROXY = SRC, seq 2: the kernel's reply",
+    );
+    let m = parse(&reply);
+    assert_eq!(m.nat_t_type().expect("NAT_T_TYPE").nat_t_type, 2);
+    assert_eq!((m.nat_t_sport(), m.nat_t_dport()), (Some(4500), Some(4501)));
+    let state = state_with_spi(0xc0ff_ee01).expect("SA");
+    assert!(
+        state.contains("encap type espinudp sport 4500 dport 4501"),
+        "{state}"
+    );
 }
 
 #[test]
 fn flush_removes_every_sa() {
     let _ns = fresh_netns();
     let sock = PfKeySocket::open_or_panic();
-    for (i, spi) in [0x4001u32, 0x4002].into_iter().enumerate() {
-        request_ok(
-            &sock,
-            &add_esp(i as u32 + 1, spi, "192.0.2.1", "192.0.2.2", 0),
-        );
+    for (seq, spi) in [(1, 0x4001), (2, 0x4002)] {
+        request_ok(&sock, &add_esp(seq, spi, "192.0.2.1", "192.0.2.2", 0));
     }
-    let flush = Builder::new(msg::FLUSH, satype::UNSPEC, 10).finish();
-    sock.send(&flush);
-    let replies = sock.drain(std::time::Duration::from_millis(500));
+    sock.send(&header_only(MsgType::Flush, SaType::Unspec, 10));
+    let replies = sock.drain(Duration::from_millis(500));
     assert!(
         xfrm_state().trim().is_empty(),
         "state left:\n{}",
@@ -220,10 +333,13 @@ fn flush_removes_every_sa() {
     );
     assert_eq!(replies.len(), 2, "FLUSH of a non-empty table answers twice");
     for (i, r) in replies.iter().enumerate() {
-        let h = Header::parse(r);
-        assert_eq!((h.msg_type, h.seq, h.errno, h.len), (msg::FLUSH, 10, 0, 2));
+        let m = parse(r);
+        assert_eq!(
+            (m.msg_type(), m.seq(), m.errno(), r.len()),
+            (MsgType::Flush, 10, 0, 16)
+        );
         capture_fixture(
-            &format!("flush_reply_{}", i + 1),
+            &format!("flush-reply-{}", i + 1),
             r,
             &format!(
                 "FLUSH satype UNSPEC, seq 10, two ESP SAs installed: reply {} of 2",

@@ -1,27 +1,40 @@
-//! Security policies: SPDADD, SPDDUMP, SPDFLUSH, SPDDELETE, checked through `ip xfrm policy`.
+//! Security policies: SPDADD, SPDDUMP, SPDFLUSH, SPDDELETE and per-socket policies, built and
+//! parsed with the `pfkey` codec and checked through `ip xfrm policy`.
 
+use std::net::UdpSocket;
 use std::time::Duration;
 
-use pfkey_kernel_tests::raw::{ext, ipsec, msg, satype, Builder, Header, Parsed};
-use pfkey_kernel_tests::{capture_fixture, fresh_netns, xfrm_policy, PfKeySocket};
+use pfkey::policy::IpsecRequest;
+use pfkey::sockpolicy::{Encoding, Family, SocketDirection, SocketPolicy, Template};
+use pfkey::wire::{
+    Direction, ExtType, Level, Mode, MsgType, PolicyType, SaState, SaType, IPPROTO_AH,
+};
+use pfkey_kernel_tests::socket::setsockopt_bytes;
+use pfkey_kernel_tests::xfrm::entries;
+use pfkey_kernel_tests::{
+    build, capture_fixture, fresh_netns, header_only, parse, xfrm_policy, xfrm_state, PfKeySocket,
+};
 
-use crate::common::{addr, request_errno, request_ok};
+use crate::common::{
+    addr, esp_request, ext_types, host, ipsec_policy, net, request_errno, request_ok, spd,
+};
 
-/// SPDADD: `src/32 -> dst/32` any protocol, IPSEC with one ESP template.
-fn spdadd(
+/// SPDADD of `src/32 -> dst/32`, any protocol, one ESP template.
+fn spdadd_esp(
     seq: u32,
     src: &str,
     dst: &str,
-    dir: u8,
-    level: u8,
+    dir: Direction,
+    level: Level,
     tunnel: Option<(&str, &str)>,
 ) -> Vec<u8> {
-    let prefix = if src.contains(':') { 128 } else { 32 };
-    Builder::new(msg::X_SPDADD, satype::UNSPEC, seq)
-        .address_prefix(ext::ADDRESS_SRC, addr(src), prefix, ipsec::PROTO_ANY)
-        .address_prefix(ext::ADDRESS_DST, addr(dst), prefix, ipsec::PROTO_ANY)
-        .policy_esp(dir, level, 0, tunnel.map(|(s, d)| (addr(s), addr(d))))
-        .finish()
+    spd(
+        MsgType::XSpdAdd,
+        seq,
+        host(src),
+        host(dst),
+        &ipsec_policy(dir, vec![esp_request(level, 0, tunnel)]),
+    )
 }
 
 #[test]
@@ -30,35 +43,35 @@ fn spdadd_transport_and_tunnel_policies_show_in_ip_xfrm_policy() {
     let sock = PfKeySocket::open_or_panic();
     let transport = request_ok(
         &sock,
-        &spdadd(
+        &spdadd_esp(
             1,
             "192.0.2.1",
             "192.0.2.2",
-            ipsec::DIR_OUTBOUND,
-            ipsec::LEVEL_REQUIRE,
+            Direction::Out,
+            Level::Require,
             None,
         ),
     );
     capture_fixture(
-        "spdadd_transport_reply",
+        "spdadd-transport-reply",
         &transport,
-        "X_SPDADD 192.0.2.1/32->192.0.2.2/32 any proto, out, IPSEC esp/transport//require, seq 1",
+        "X_SPDADD 192.0.2.1/32->192.0.2.2/32 any proto, out, ipsec esp/transport//require, seq 1: the reply",
     );
     let tunnel = request_ok(
         &sock,
-        &spdadd(
+        &spdadd_esp(
             2,
             "10.1.0.0",
             "10.2.0.0",
-            ipsec::DIR_INBOUND,
-            ipsec::LEVEL_REQUIRE,
+            Direction::In,
+            Level::Require,
             Some(("192.0.2.2", "192.0.2.1")),
         ),
     );
     capture_fixture(
-        "spdadd_tunnel_reply",
+        "spdadd-tunnel-reply",
         &tunnel,
-        "X_SPDADD 10.1.0.0/32->10.2.0.0/32 any proto, in, IPSEC esp/tunnel/192.0.2.2-192.0.2.1/require, seq 2",
+        "X_SPDADD 10.1.0.0/32->10.2.0.0/32 any proto, in, ipsec esp/tunnel/192.0.2.2-192.0.2.1/require, seq 2: the reply",
     );
     let policies = xfrm_policy();
     assert!(
@@ -75,28 +88,115 @@ fn spdadd_transport_and_tunnel_policies_show_in_ip_xfrm_policy() {
         "{policies}"
     );
 
-    let t = Parsed::new(&tunnel);
-    assert_eq!(t.ext_types()[..2], [ext::ADDRESS_SRC, ext::ADDRESS_DST]);
-    let (ptype, dir, id, _prio, reqs) = t.policy().expect("policy");
-    assert_eq!((ptype, dir), (ipsec::POLICY_IPSEC, ipsec::DIR_INBOUND));
-    assert_eq!(id & 7, 0, "policy id & 7 is the direction (in = 0)");
-    assert_eq!(reqs.len(), 16 + 32, "one IPv4 tunnel request");
-    assert_eq!(reqs[4], ipsec::MODE_TUNNEL);
+    assert_eq!(
+        ext_types(&tunnel),
+        [
+            ExtType::AddressSrc,
+            ExtType::AddressDst,
+            ExtType::LifetimeHard,
+            ExtType::LifetimeSoft,
+            ExtType::LifetimeCurrent,
+            ExtType::Policy
+        ]
+    );
+    let m = parse(&tunnel);
+    let p = m.policy().expect("policy");
+    assert_eq!(
+        (p.policy_type(), p.dir()),
+        (PolicyType::Ipsec, Direction::In)
+    );
+    assert_eq!(p.id() & 7, 0, "policy id & 7 is the direction (in = 0)");
+    let reqs: Vec<_> = p.requests().collect();
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(reqs[0].mode(), Mode::Tunnel);
+    assert_eq!(
+        reqs[0].tunnel(),
+        Some(((addr("192.0.2.2"), 0).into(), (addr("192.0.2.1"), 0).into()))
+    );
+    assert_eq!(
+        parse(&transport).policy().expect("policy").id() & 7,
+        1,
+        "out = 1"
+    );
 
-    let dump = sock.dump(&Builder::new(msg::X_SPDDUMP, satype::UNSPEC, 3).finish());
-    assert_eq!(dump.len(), 2);
-    for (i, m) in dump.iter().enumerate() {
-        capture_fixture(
-            &format!("spddump_entry_{}", i + 1),
-            m,
-            &format!(
-                "X_SPDDUMP seq 3 with two policies (the transport out and tunnel in above): entry {} of 2",
-                i + 1
-            ),
-        );
-    }
-    let seqs: Vec<u32> = dump.iter().map(|m| Header::parse(m).seq).collect();
+    let dump = sock.dump(&header_only(MsgType::XSpdDump, SaType::Unspec, 3));
+    let seqs: Vec<u32> = dump.iter().map(|m| parse(m).seq()).collect();
     assert_eq!(seqs, [1, 0]);
+    // Newest first.
+    let dirs: Vec<Direction> = dump
+        .iter()
+        .map(|m| parse(m).policy().expect("policy").dir())
+        .collect();
+    assert_eq!(dirs, [Direction::In, Direction::Out]);
+}
+
+/// The layout of the hand-built `hand-spddump-tunnel` fixture, from a real kernel.
+#[test]
+fn spddump_of_a_two_template_tunnel_policy() {
+    let _ns = fresh_netns();
+    let sock = PfKeySocket::open_or_panic();
+    let policy = ipsec_policy(
+        Direction::Out,
+        vec![
+            esp_request(Level::Unique, 9, Some(("192.0.2.1", "192.0.2.2"))),
+            IpsecRequest {
+                proto: IPPROTO_AH,
+                mode: Mode::Transport,
+                level: Level::Require,
+                reqid: 0,
+                tunnel: None,
+            },
+        ],
+    );
+    request_ok(
+        &sock,
+        &spd(
+            MsgType::XSpdAdd,
+            1,
+            net("10.1.0.0", 16),
+            net("10.2.0.0", 16),
+            &policy,
+        ),
+    );
+    let dump = sock.dump(&header_only(MsgType::XSpdDump, SaType::Unspec, 2));
+    assert_eq!(dump.len(), 1);
+    capture_fixture(
+        "spddump-tunnel",
+        &dump[0],
+        "X_SPDDUMP seq 2, one policy: out 10.1.0.0/16->10.2.0.0/16 any proto, ipsec \
+         esp/tunnel/192.0.2.1-192.0.2.2/unique:9 ah/transport//require: the only entry",
+    );
+    let m = parse(&dump[0]);
+    assert_eq!(
+        (m.msg_type(), m.seq(), m.satype()),
+        (MsgType::XSpdDump, 0, SaType::Unspec)
+    );
+    assert!(m.reserved() > 0, "reserved carries the policy refcount");
+    let p = m.policy().expect("policy");
+    let reqs: Vec<(Mode, Level, u32)> = p
+        .requests()
+        .map(|r| (r.mode(), r.level(), r.reqid()))
+        .collect();
+    assert_eq!(
+        reqs,
+        [
+            (Mode::Tunnel, Level::Unique, 9),
+            (Mode::Transport, Level::Require, 0)
+        ]
+    );
+    let policies = xfrm_policy();
+    assert!(
+        policies.contains("src 10.1.0.0/16 dst 10.2.0.0/16"),
+        "{policies}"
+    );
+    assert!(
+        policies.contains("proto esp reqid 9 mode tunnel"),
+        "{policies}"
+    );
+    assert!(
+        policies.contains("proto ah reqid 0 mode transport"),
+        "{policies}"
+    );
 }
 
 #[test]
@@ -105,18 +205,18 @@ fn spd_replies_carry_a_refcount_in_reserved() {
     let sock = PfKeySocket::open_or_panic();
     let reply = request_ok(
         &sock,
-        &spdadd(
+        &spdadd_esp(
             1,
             "192.0.2.1",
             "192.0.2.2",
-            ipsec::DIR_OUTBOUND,
-            ipsec::LEVEL_REQUIRE,
+            Direction::Out,
+            Level::Require,
             None,
         ),
     );
-    let add_reserved = Header::parse(&reply).reserved;
-    let dump = sock.dump(&Builder::new(msg::X_SPDDUMP, satype::UNSPEC, 2).finish());
-    let dump_reserved = Header::parse(&dump[0]).reserved;
+    let add_reserved = parse(&reply).reserved();
+    let dump = sock.dump(&header_only(MsgType::XSpdDump, SaType::Unspec, 2));
+    let dump_reserved = parse(&dump[0]).reserved();
     assert!(add_reserved > 0, "SPDADD reply reserved = {add_reserved}");
     assert!(
         dump_reserved > 0,
@@ -130,16 +230,16 @@ fn spdflush_answers_twice_and_spddelete_of_a_missing_policy_is_enoent() {
     let sock = PfKeySocket::open_or_panic();
     request_ok(
         &sock,
-        &spdadd(
+        &spdadd_esp(
             1,
             "192.0.2.1",
             "192.0.2.2",
-            ipsec::DIR_OUTBOUND,
-            ipsec::LEVEL_REQUIRE,
+            Direction::Out,
+            Level::Require,
             None,
         ),
     );
-    sock.send(&Builder::new(msg::X_SPDFLUSH, satype::UNSPEC, 2).finish());
+    sock.send(&header_only(MsgType::XSpdFlush, SaType::Unspec, 2));
     let replies = sock.drain(Duration::from_millis(300));
     assert_eq!(
         replies.len(),
@@ -147,10 +247,13 @@ fn spdflush_answers_twice_and_spddelete_of_a_missing_policy_is_enoent() {
         "SPDFLUSH of a non-empty SPD answers twice"
     );
     for (i, r) in replies.iter().enumerate() {
-        let h = Header::parse(r);
-        assert_eq!((h.msg_type, h.seq, h.errno), (msg::X_SPDFLUSH, 2, 0));
+        let m = parse(r);
+        assert_eq!(
+            (m.msg_type(), m.seq(), m.errno()),
+            (MsgType::XSpdFlush, 2, 0)
+        );
         capture_fixture(
-            &format!("spdflush_reply_{}", i + 1),
+            &format!("spdflush-reply-{}", i + 1),
             r,
             &format!(
                 "X_SPDFLUSH seq 2 with one policy installed: reply {} of 2",
@@ -160,15 +263,13 @@ fn spdflush_answers_twice_and_spddelete_of_a_missing_policy_is_enoent() {
     }
     assert!(xfrm_policy().trim().is_empty());
 
-    let mut del = spdadd(
+    let del = spd(
+        MsgType::XSpdDelete,
         3,
-        "192.0.2.1",
-        "192.0.2.2",
-        ipsec::DIR_OUTBOUND,
-        ipsec::LEVEL_REQUIRE,
-        None,
+        host("192.0.2.1"),
+        host("192.0.2.2"),
+        &ipsec_policy(Direction::Out, vec![]),
     );
-    del[1] = msg::X_SPDDELETE;
     assert_eq!(request_errno(&sock, &del), libc::ENOENT);
 }
 
@@ -177,23 +278,16 @@ fn optional_outbound_tunnel_template_is_refused() {
     let _ns = fresh_netns();
     let sock = PfKeySocket::open_or_panic();
     let tunnel = Some(("192.0.2.1", "192.0.2.2"));
-    let out = spdadd(
+    let out = spdadd_esp(
         1,
         "10.1.0.0",
         "10.2.0.0",
-        ipsec::DIR_OUTBOUND,
-        ipsec::LEVEL_USE,
+        Direction::Out,
+        Level::Use,
         tunnel,
     );
     assert_eq!(request_errno(&sock, &out), libc::EINVAL);
-    let inbound = spdadd(
-        2,
-        "10.2.0.0",
-        "10.1.0.0",
-        ipsec::DIR_INBOUND,
-        ipsec::LEVEL_USE,
-        tunnel,
-    );
+    let inbound = spdadd_esp(2, "10.2.0.0", "10.1.0.0", Direction::In, Level::Use, tunnel);
     request_ok(&sock, &inbound);
 }
 
@@ -201,81 +295,100 @@ fn optional_outbound_tunnel_template_is_refused() {
 fn unique_level_keeps_the_requested_reqid_and_require_forces_0() {
     let _ns = fresh_netns();
     let sock = PfKeySocket::open_or_panic();
-    for (seq, level, src) in [
-        (1, ipsec::LEVEL_UNIQUE, "192.0.2.1"),
-        (2, ipsec::LEVEL_REQUIRE, "192.0.2.3"),
+    for (seq, level, src, want) in [
+        (1, Level::Unique, "192.0.2.1", 77),
+        (2, Level::Require, "192.0.2.3", 0),
     ] {
-        let req = Builder::new(msg::X_SPDADD, satype::UNSPEC, seq)
-            .address_prefix(ext::ADDRESS_SRC, addr(src), 32, ipsec::PROTO_ANY)
-            .address_prefix(ext::ADDRESS_DST, addr("192.0.2.2"), 32, ipsec::PROTO_ANY)
-            .policy_esp(ipsec::DIR_OUTBOUND, level, 77, None)
-            .finish();
+        let req = spd(
+            MsgType::XSpdAdd,
+            seq,
+            host(src),
+            host("192.0.2.2"),
+            &ipsec_policy(Direction::Out, vec![esp_request(level, 77, None)]),
+        );
         let reply = request_ok(&sock, &req);
-        let (_, _, _, _, reqs) = Parsed::new(&reply).policy().expect("policy");
-        let reqid = u32::from_ne_bytes(reqs[8..12].try_into().expect("reqid"));
-        let want = if level == ipsec::LEVEL_UNIQUE { 77 } else { 0 };
-        assert_eq!(reqid, want, "level {level}");
+        let m = parse(&reply);
+        let reqid = m
+            .policy()
+            .expect("policy")
+            .requests()
+            .next()
+            .expect("request")
+            .reqid();
+        assert_eq!(reqid, want, "{level:?}");
     }
 }
 
-/// A `sadb_x_policy` blob for `IP_IPSEC_POLICY`: bypass in direction `dir`.
-fn bypass_blob(dir: u8) -> [u8; 16] {
-    let mut b = [0u8; 16];
-    b[0..2].copy_from_slice(&2u16.to_ne_bytes());
-    b[2..4].copy_from_slice(&ext::X_POLICY.to_ne_bytes());
-    b[4..6].copy_from_slice(&ipsec::POLICY_BYPASS.to_ne_bytes());
-    b[6] = dir;
-    b
+/// Sets `policy` in both directions on `udp`, with `encoding`.
+fn set_socket_policy(udp: &UdpSocket, policy: &SocketPolicy, encoding: Encoding) {
+    for dir in [SocketDirection::In, SocketDirection::Out] {
+        let (level, name, value) = policy
+            .sockopt(Family::V4, dir, encoding)
+            .unwrap_or_else(|e| panic!("encoding {policy:?}: {e}"));
+        setsockopt_bytes(udp, level, name, &value)
+            .unwrap_or_else(|e| panic!("setsockopt {encoding:?} {dir:?}: {e}"));
+    }
 }
 
 #[test]
 fn socket_bypass_policies_show_in_spddump_with_dir_4_and_5() {
     let _ns = fresh_netns();
-    let udp = std::net::UdpSocket::bind("127.0.0.1:0").expect("udp socket");
-    for dir in [ipsec::DIR_INBOUND, ipsec::DIR_OUTBOUND] {
-        let blob = bypass_blob(dir);
-        // SAFETY: `blob` outlives the call and its length is passed with it; the descriptor is
-        // open for the duration of the call.
-        let rc = unsafe {
-            libc::setsockopt(
-                std::os::fd::AsRawFd::as_raw_fd(&udp),
-                libc::IPPROTO_IP,
-                libc::IP_IPSEC_POLICY,
-                blob.as_ptr().cast(),
-                blob.len() as libc::socklen_t,
-            )
-        };
-        assert_eq!(
-            rc,
-            0,
-            "IP_IPSEC_POLICY dir {dir}: {}",
-            std::io::Error::last_os_error()
-        );
-    }
+    let udp = UdpSocket::bind("127.0.0.1:0").expect("udp socket");
+    set_socket_policy(&udp, &SocketPolicy::Bypass, Encoding::PfKey);
     let sock = PfKeySocket::open_or_panic();
-    let dump = sock.dump(&Builder::new(msg::X_SPDDUMP, satype::UNSPEC, 1).finish());
-    let mut dirs: Vec<(u8, u32)> = dump
+    let dump = sock.dump(&header_only(MsgType::XSpdDump, SaType::Unspec, 1));
+    let mut dirs: Vec<(Direction, u32)> = dump
         .iter()
         .map(|m| {
-            let (ptype, dir, id, _, _) = Parsed::new(m).policy().expect("policy");
+            let m = parse(m);
+            let p = m.policy().expect("policy");
             // Installed as BYPASS, reported back as NONE.
-            assert_eq!(ptype, ipsec::POLICY_NONE);
-            (dir, id & 7)
+            assert_eq!(p.policy_type(), PolicyType::None);
+            (p.dir(), p.id() & 7)
         })
         .collect();
-    dirs.sort_unstable();
+    dirs.sort_unstable_by_key(|d| d.1);
     assert_eq!(
         dirs,
-        [(4, 3), (5, 4)],
+        [(Direction::SocketIn, 3), (Direction::SocketOut, 4)],
         "(dir, id & 7) of the socket policies"
     );
-    capture_fixture("spddump_socket_policy_entry", &dump[0], "X_SPDDUMP seq 1 with only two IP_IPSEC_POLICY bypass socket policies (in, out) on a UDP socket: first entry");
+    capture_fixture(
+        "spddump-socket-policy",
+        &dump[0],
+        "X_SPDDUMP seq 1 with only two IP_IPSEC_POLICY bypass socket policies (in, out) on a UDP socket: first entry",
+    );
 
-    // SPDFLUSH leaves socket policies alone (an empty main SPD: one reply).
-    sock.send(&Builder::new(msg::X_SPDFLUSH, satype::UNSPEC, 2).finish());
+    // SPDFLUSH leaves socket policies alone (the main SPD is empty: one reply).
+    sock.send(&header_only(MsgType::XSpdFlush, SaType::Unspec, 2));
     assert_eq!(sock.drain(Duration::from_millis(300)).len(), 1);
-    let again = sock.dump(&Builder::new(msg::X_SPDDUMP, satype::UNSPEC, 3).finish());
+    let again = sock.dump(&header_only(MsgType::XSpdDump, SaType::Unspec, 3));
     assert_eq!(again.len(), 2, "socket policies survive SPDFLUSH");
+}
+
+#[test]
+fn socket_ipsec_policy_through_ip_xfrm_policy_encoding() {
+    let _ns = fresh_netns();
+    let udp = UdpSocket::bind("127.0.0.1:0").expect("udp socket");
+    let esp = SocketPolicy::Ipsec(vec![Template::transport(SaType::Esp)]);
+    set_socket_policy(&udp, &esp, Encoding::Xfrm);
+    let sock = PfKeySocket::open_or_panic();
+    let dump = sock.dump(&header_only(MsgType::XSpdDump, SaType::Unspec, 1));
+    assert_eq!(dump.len(), 2);
+    for m in &dump {
+        let m = parse(m);
+        let p = m.policy().expect("policy");
+        assert_eq!(p.policy_type(), PolicyType::Ipsec);
+        assert!(matches!(
+            p.dir(),
+            Direction::SocketIn | Direction::SocketOut
+        ));
+        let reqs: Vec<_> = p
+            .requests()
+            .map(|r| (r.satype(), r.mode(), r.level()))
+            .collect();
+        assert_eq!(reqs, [(Some(SaType::Esp), Mode::Transport, Level::Require)]);
+    }
 }
 
 #[test]
@@ -283,79 +396,141 @@ fn acquire_then_getspi_with_its_seq_fills_the_larval_state() {
     let ns = fresh_netns();
     ns.ip(&["link", "add", "va", "type", "veth", "peer", "name", "vb"])
         .expect_ok();
-    ns.ip(&["addr", "add", "192.0.2.1/24", "dev", "va"])
+    ns.ip(&["addr", "add", "10.0.0.1/24", "dev", "va"])
         .expect_ok();
     ns.ip(&["link", "set", "va", "up"]).expect_ok();
     ns.ip(&["link", "set", "vb", "up"]).expect_ok();
     let km = PfKeySocket::open_or_panic();
-    request_ok(&km, &Builder::new(msg::REGISTER, satype::ESP, 1).finish());
+    request_ok(&km, &header_only(MsgType::Register, SaType::Esp, 1));
     request_ok(
         &km,
-        &spdadd(
+        &spdadd_esp(
             2,
-            "192.0.2.1",
-            "192.0.2.2",
-            ipsec::DIR_OUTBOUND,
-            ipsec::LEVEL_REQUIRE,
+            "10.0.0.1",
+            "10.0.0.2",
+            Direction::Out,
+            Level::Require,
             None,
         ),
     );
-    let udp = std::net::UdpSocket::bind("192.0.2.1:0").expect("udp socket");
+    let udp = UdpSocket::bind("10.0.0.1:0").expect("udp socket");
     // The packet waits for an SA (or is dropped): only the ACQUIRE matters.
-    let _ = udp.send_to(b"acquire", "192.0.2.2:9");
+    let _ = udp.send_to(b"acquire", "10.0.0.2:9");
     let acquire = loop {
         let m = km.recv();
-        if Header::parse(&m).msg_type == msg::ACQUIRE {
+        if parse(&m).msg_type() == MsgType::Acquire {
             break m;
         }
     };
     capture_fixture(
-        "acquire_esp",
+        "acquire",
         &acquire,
-        "kernel ACQUIRE after a UDP packet 192.0.2.1->192.0.2.2 hit an out policy esp/transport//require, \
-         socket registered for ESP",
+        "kernel ACQUIRE after a UDP packet 10.0.0.1->10.0.0.2:9 hit an out policy \
+         esp/transport//require (10.0.0.1/32->10.0.0.2/32 any), socket registered for ESP",
     );
-    let a = Parsed::new(&acquire);
-    assert_eq!((a.header.satype, a.header.pid), (satype::ESP, 0));
-    assert_ne!(a.header.seq, 0);
+    let a = parse(&acquire);
+    assert_eq!((a.satype(), a.pid()), (SaType::Esp, 0));
+    assert_ne!(a.seq(), 0);
     assert_eq!(
-        a.ext_types(),
+        ext_types(&acquire),
         [
-            ext::ADDRESS_SRC,
-            ext::ADDRESS_DST,
-            ext::X_POLICY,
-            ext::PROPOSAL
+            ExtType::AddressSrc,
+            ExtType::AddressDst,
+            ExtType::Policy,
+            ExtType::Proposal
         ]
     );
-    assert_eq!(a.policy().expect("policy").1, ipsec::DIR_OUTBOUND);
-    assert_eq!(
-        pfkey_kernel_tests::xfrm::entries(&pfkey_kernel_tests::xfrm_state()).len(),
-        1,
-        "one larval state"
-    );
+    assert_eq!(a.policy().expect("policy").dir(), Direction::Out);
+    // Templates from PF_KEY leave the algorithm masks empty (all algorithms allowed through
+    // another flag), so the proposal lists no combination; the policy carries no template.
+    let proposal = a.proposal().expect("proposal");
+    assert_eq!((proposal.header().replay, proposal.combs().len()), (32, 0));
+    assert_eq!(a.policy().expect("policy").requests().count(), 0);
+    assert_eq!(entries(&xfrm_state()).len(), 1, "one larval state");
 
-    let getspi = Builder::new(msg::GETSPI, satype::ESP, a.header.seq)
-        .address(ext::ADDRESS_SRC, addr("192.0.2.1"))
-        .address(ext::ADDRESS_DST, addr("192.0.2.2"))
-        .finish();
+    let getspi = build(MsgType::GetSpi, SaType::Esp, a.seq(), |b| {
+        b.address(ExtType::AddressSrc, &host("10.0.0.1"))?
+            .address(ExtType::AddressDst, &host("10.0.0.2"))?;
+        Ok(())
+    });
     let reply = request_ok(&km, &getspi);
     capture_fixture(
-        "getspi_reply",
+        "getspi-reply",
         &reply,
-        "GETSPI ESP 192.0.2.1->192.0.2.2 with the ACQUIRE's seq, default SPI range: the reply",
+        "GETSPI ESP 10.0.0.1->10.0.0.2 with the ACQUIRE's seq, default SPI range: the reply",
     );
-    let sa = Parsed::new(&reply).sa().expect("SA");
-    assert_eq!(sa.state, 0, "LARVAL");
-    assert!((0x100..=0x0fff_ffff).contains(&sa.spi), "spi {:#x}", sa.spi);
-    let states = pfkey_kernel_tests::xfrm::entries(&pfkey_kernel_tests::xfrm_state());
+    let sa = parse(&reply).sa().copied().expect("SA");
+    assert_eq!(sa.state, SaState::Larval.value());
+    let spi = sa.spi.get();
+    assert!((0x100..=0x0fff_ffff).contains(&spi), "spi {spi:#x}");
+    let states = entries(&xfrm_state());
     assert_eq!(
         states.len(),
         1,
         "GETSPI reused the larval state:\n{states:#?}"
     );
     assert!(
-        states[0].contains(&format!("spi 0x{:08x}", sa.spi)),
+        states[0].contains(&format!("spi 0x{spi:08x}")),
         "{}",
         states[0]
+    );
+}
+
+#[test]
+fn acquire_for_a_netlink_policy_proposes_combinations() {
+    let ns = fresh_netns();
+    ns.ip(&["link", "add", "va", "type", "veth", "peer", "name", "vb"])
+        .expect_ok();
+    ns.ip(&["addr", "add", "10.0.0.1/24", "dev", "va"])
+        .expect_ok();
+    ns.ip(&["link", "set", "va", "up"]).expect_ok();
+    ns.ip(&["link", "set", "vb", "up"]).expect_ok();
+    let km = PfKeySocket::open_or_panic();
+    request_ok(&km, &header_only(MsgType::Register, SaType::Esp, 1));
+    ns.ip(&[
+        "xfrm",
+        "policy",
+        "add",
+        "src",
+        "10.0.0.1",
+        "dst",
+        "10.0.0.3",
+        "dir",
+        "out",
+        "tmpl",
+        "proto",
+        "esp",
+        "mode",
+        "transport",
+    ])
+    .expect_ok();
+    let udp = UdpSocket::bind("10.0.0.1:0").expect("udp socket");
+    let _ = udp.send_to(b"acquire", "10.0.0.3:9");
+    let acquire = loop {
+        let m = km.recv();
+        if parse(&m).msg_type() == MsgType::Acquire {
+            break m;
+        }
+    };
+    capture_fixture(
+        "acquire-netlink-policy",
+        &acquire,
+        "kernel ACQUIRE after a UDP packet 10.0.0.1->10.0.0.3:9 hit `ip xfrm policy add src 10.0.0.1 \
+         dst 10.0.0.3 dir out tmpl proto esp mode transport`, socket registered for ESP",
+    );
+    let a = parse(&acquire);
+    let combs = a.proposal().expect("proposal").combs();
+    assert!(
+        !combs.is_empty(),
+        "ip xfrm templates allow every algorithm by mask"
+    );
+    // Only ids below 32 fit the masks: no NULL auth (251), no serpent/twofish (252/253).
+    assert!(
+        combs.iter().all(|c| c.auth < 32 && c.encrypt < 32),
+        "{combs:?}"
+    );
+    assert!(
+        combs.iter().any(|c| c.auth == 3 && c.encrypt == 12),
+        "hmac-sha1 + aes-cbc"
     );
 }
