@@ -87,7 +87,8 @@ lab_prereqs() {
     LAB_IP="$(lab_find_ip)"
 }
 
-# Resolves, downloads (once) and unpacks the kernel. Sets LAB_VMLINUZ, LAB_MODDIR, LAB_KVER.
+# Resolves, downloads (once) and unpacks the kernel. Sets LAB_VMLINUZ, LAB_MODDIR, LAB_KVER and
+# LAB_KERNEL_PACKAGE ("<package> <version>").
 lab_kernel() {
     if [[ -n ${PFKEY_LAB_KERNEL:-} ]]; then
         [[ -f $PFKEY_LAB_KERNEL ]] || lab_unavailable "PFKEY_LAB_KERNEL=$PFKEY_LAB_KERNEL does not exist"
@@ -96,6 +97,8 @@ lab_kernel() {
         LAB_VMLINUZ="$PFKEY_LAB_KERNEL"
         LAB_MODDIR="$PFKEY_LAB_MODULES"
         LAB_KVER="$(basename "$LAB_MODDIR")"
+        # shellcheck disable=SC2034 # used by tests/lab/vm
+        LAB_KERNEL_PACKAGE="custom ($PFKEY_LAB_KERNEL)"
         return 0
     fi
     local meta="${PFKEY_LAB_KERNEL_PACKAGE:-linux-image-cloud-amd64}" pkg ver
@@ -122,6 +125,8 @@ lab_kernel() {
     LAB_VMLINUZ="$(find "$kdir/boot" -maxdepth 1 -name 'vmlinuz-*' | head -n 1)"
     LAB_MODDIR="$(find "$kdir/lib/modules" -mindepth 1 -maxdepth 1 -type d | head -n 1)"
     LAB_KVER="$(basename "$LAB_MODDIR")"
+    # shellcheck disable=SC2034 # used by tests/lab/vm
+    LAB_KERNEL_PACKAGE="$(basename "$kdir" | sed 's/_/ /')"
     [[ -f $LAB_VMLINUZ && -f $LAB_MODDIR/modules.dep ]] || lab_die "kernel cache $kdir is incomplete: remove it and rerun"
 }
 
