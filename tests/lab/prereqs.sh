@@ -71,8 +71,15 @@ lab_prereqs() {
     if [[ -n $missing ]] && lab_can_apt; then
         lab_say "installing lab prerequisites: ${LAB_APT_PACKAGES[*]}"
         lab_apt_update || lab_unavailable "apt-get update failed"
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-            "${LAB_APT_PACKAGES[@]}" >&2 || lab_unavailable "apt-get install ${LAB_APT_PACKAGES[*]} failed"
+        local log
+        log="$(mktemp)"
+        if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+            "${LAB_APT_PACKAGES[@]}" >"$log" 2>&1; then
+            tail -n 20 "$log" >&2
+            rm -f "$log"
+            lab_unavailable "apt-get install ${LAB_APT_PACKAGES[*]} failed"
+        fi
+        rm -f "$log"
         missing="$(lab_missing_tools)"
     fi
     if [[ -n $missing ]]; then

@@ -333,6 +333,8 @@ fn register_twice_is_eexist_and_satype_0_does_not_register() {
     let sock = PfKeySocket::open_or_panic();
     let unspec = request_ok(&sock, &header_only(MsgType::Register, SaType::Unspec, 1));
     assert!(parse(&unspec).supported_auth().is_some());
+    // Had satype 0 registered, a second REGISTER of it would be EEXIST.
+    request_ok(&sock, &header_only(MsgType::Register, SaType::Unspec, 5));
     request_ok(&sock, &header_only(MsgType::Register, SaType::Esp, 2));
     let again = header_only(MsgType::Register, SaType::Esp, 3);
     assert_eq!(request_errno(&sock, &again), libc::EEXIST);
