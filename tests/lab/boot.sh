@@ -70,6 +70,11 @@ lab_boot() {
         return 1
     fi
     grep '^@@LAB-MODFAIL ' "$log" | sed 's/^@@LAB-MODFAIL /[lab] warning: module failed to load: /' >&2 || true
+    # A kernel warning or oops is not our failure, but it must not go unnoticed.
+    if grep -q -E 'Oops|BUG:|WARNING: CPU|Call Trace:' "$log"; then
+        lab_banner "the guest kernel logged a warning, bug or oops (see $log):"
+        grep -E 'Oops|BUG:|WARNING: CPU' "$log" | head -n 5 | sed 's/^/[lab]   /' >&2
+    fi
     lab_say "guest finished in $((SECONDS - started))s with exit status $code"
     return "$code"
 }

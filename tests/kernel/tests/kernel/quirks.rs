@@ -393,3 +393,46 @@ fn sockets_see_only_their_own_namespace() {
     });
     assert_eq!(parse(&replies[0]).errno(), libc::ENOENT as u8);
 }
+
+#[test]
+fn a_second_dump_during_a_dump_is_ebusy_and_the_first_completes() {
+    let _ns = fresh_netns();
+    let sock = PfKeySocket::open_or_panic();
+    for i in 0..50u32 {
+        request_ok(
+            &sock,
+            &add_esp(i + 1, 0x20000 + i, "192.0.2.1", "192.0.2.2", 0),
+        );
+    }
+    let dumper = PfKeySocket::open_or_panic();
+    dumper.set_rcvbuf(4096);
+    dumper.send(&header_only(MsgType::Dump, SaType::Esp, 1));
+    let first = dumper.recv();
+    assert_eq!(parse(&first).seq(), 1, "first entry of the dump");
+    dumper.send(&header_only(MsgType::Dump, SaType::Esp, 2));
+    let (mut entries, mut busy) = (1, None);
+    loop {
+        let msg = dumper.recv();
+        let m = parse(&msg);
+        if m.errno() != 0 {
+            assert!(busy.is_none(), "two error replies");
+            busy = Some((m.seq(), m.errno(), msg.len()));
+            continue;
+        }
+        entries += 1;
+        if m.seq() == 0 {
+            break;
+        }
+    }
+    assert_eq!(entries, 50, "the first dump completes");
+    let busy = busy.or_else(|| {
+        dumper
+            .recv_timeout(QUIET)
+            .map(|m| (parse(&m).seq(), parse(&m).errno(), m.len()))
+    });
+    assert_eq!(
+        busy,
+        Some((2, libc::EBUSY as u8, 16)),
+        "second DUMP on the socket"
+    );
+}
