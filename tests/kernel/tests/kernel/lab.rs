@@ -104,3 +104,10 @@ fn ping_over_ipv6_veth() {
         "IPv6 ping over veth failed"
     );
 }
+
+#[test]
+fn pfkey_cli_runs_in_the_lab() {
+    let _ns = fresh_netns();
+    let run = pfkey_kernel_tests::pfkey(&["--help"]);
+    assert!(run.ok(), "{run:?}");
+}

@@ -348,3 +348,29 @@ fn flush_removes_every_sa() {
         );
     }
 }
+
+#[test]
+fn add_ipcomp_deflate_sa() {
+    let _ns = fresh_netns();
+    let sock = PfKeySocket::open_or_panic();
+    let add = build(MsgType::Add, SaType::IpComp, 1, |b| {
+        b.sa(&Sa {
+            spi: 0x1234,
+            encrypt: pfkey::alg::SADB_X_CALG_DEFLATE,
+            ..Sa::default()
+        })?
+        .address(ExtType::AddressSrc, &host("192.0.2.1"))?
+        .address(ExtType::AddressDst, &host("192.0.2.2"))?;
+        Ok(())
+    });
+    let reply = request_ok(&sock, &add);
+    capture_fixture(
+        "add-ipcomp-reply",
+        &reply,
+        "ADD IPCOMP cpi 0x1234 192.0.2.1->192.0.2.2 deflate, seq 1: the kernel's reply",
+    );
+    assert_eq!(parse(&reply).sa().expect("SA").spi.get(), 0x1234);
+    let state = xfrm_state();
+    assert!(state.contains("proto comp spi 0x00001234"), "{state}");
+    assert!(state.contains("comp deflate"), "{state}");
+}
