@@ -765,3 +765,43 @@ fn null_encryption_and_getspi_range() {
          this acquire sequence number (ENOENT)"
     );
 }
+
+#[test]
+fn promiscuous_client_sees_everything_and_still_correlates() {
+    let _ns = fresh_netns();
+    let mut c = client();
+    c.promisc(true).unwrap();
+    let mut other = client();
+    other.set_pid(c.pid().wrapping_add(1));
+    other.add(&esp(0x1000, "10.0.0.1", "10.0.0.2")).unwrap();
+    // Our own request: the kernel first copies it to us (promiscuous), then answers twice
+    // (once as a promiscuous copy, once to the sender).
+    let got = c.get(&esp(0x1000, "10.0.0.1", "10.0.0.2").id()).unwrap();
+    assert_eq!((got.header.msg_type, got.spi), (MsgType::Get, 0x1000));
+    assert_eq!(
+        c.stats().echoes,
+        1,
+        "the copy of our GET request was skipped"
+    );
+    let mut adds = 0;
+    while let Some(e) = c.try_next_event().unwrap() {
+        match e {
+            Event::Sa(ch) if ch.msg_type == MsgType::Add => {
+                assert_eq!((ch.pid, ch.sa.spi), (other.pid(), 0x1000));
+                adds += 1;
+            }
+            Event::Other(m) => assert_eq!(m.header.msg_type, MsgType::XPromisc, "{m:?}"),
+            e => panic!("unexpected event {e:?}"),
+        }
+    }
+    // The other client's ADD: the copy of its request, and the broadcast result twice.
+    assert_eq!(adds, 3);
+    assert!(
+        c.stats().stale >= 2,
+        "duplicates of our replies: {:?}",
+        c.stats()
+    );
+    assert!(c.dump(SaType::Esp).is_err(), "no dumps while promiscuous");
+    c.promisc(false).unwrap();
+    assert_eq!(c.dump(SaType::Esp).unwrap().count(), 1);
+}
