@@ -186,7 +186,7 @@ fn get_and_dump_return_the_sa() {
     assert_eq!(d.seq(), 0, "the last dump entry has seq 0");
 }
 
-/// The layout of the hand-built `hand-dump-esp-sa` fixture, from a real kernel: tunnel ESP,
+/// Produces the `dump-esp-sa` fixture on a real kernel: tunnel ESP,
 /// HMAC-SHA-256 + AES-CBC-256, three lifetimes, two addresses, SA2, 272 bytes. A PROXY equal
 /// to SRC keeps the kernel from adding one.
 #[test]
@@ -271,7 +271,7 @@ fn add_ipv6_esp_sa() {
     assert!(state.contains("src 2001:db8::1 dst 2001:db8::2"), "{state}");
 }
 
-/// The layout of the hand-built `hand-add-esp6-natt` fixture, from a real kernel.
+/// Produces the `add-esp6-natt` fixture on a real kernel.
 #[test]
 fn add_ipv6_esp_sa_with_udp_encapsulation() {
     let _ns = fresh_netns();

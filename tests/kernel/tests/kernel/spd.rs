@@ -130,7 +130,7 @@ fn spdadd_transport_and_tunnel_policies_show_in_ip_xfrm_policy() {
     assert_eq!(dirs, [Direction::In, Direction::Out]);
 }
 
-/// The layout of the hand-built `hand-spddump-tunnel` fixture, from a real kernel.
+/// Produces the `spddump-tunnel` fixture on a real kernel.
 #[test]
 fn spddump_of_a_two_template_tunnel_policy() {
     let _ns = fresh_netns();
