@@ -822,6 +822,14 @@ impl<'s> Parser<'s> {
         let (sa, algs) = self.sa_options(OptSet::Add, &proto, kw, ks)?;
         self.check_sa(&proto, &algs, spi_tok)?;
         self.check_ports(&proto, &src, &dst);
+        if kw == "update" {
+            self.warn(
+                ks,
+                "on an SA that is already mature, Linux's UPDATE keeps the keys and algorithms \
+                 and changes only lifetimes and NAT-T ports; the keys given here apply only to \
+                 a larval SA (from getspi)",
+            );
+        }
         Ok(SaAdd {
             opts,
             src,
@@ -1154,13 +1162,21 @@ impl<'s> Parser<'s> {
         let (name, span) = self.word(what, kw, ks)?;
         let mut extra_flags = 0;
         let alg = match (kind, name) {
-            (AlgKind::Encrypt, "des-deriv" | "des-32iv") => {
-                extra_flags = if name == "des-deriv" { 0x20 } else { 0x10 };
+            (AlgKind::Encrypt, "des-deriv" | "des-32iv" | "3des-deriv") => {
+                // KAME variants: the plain cipher plus an SA flag (DERIV 0x20, IV4B 0x10).
+                extra_flags = if name == "des-32iv" { 0x10 } else { 0x20 };
+                let base = if name == "3des-deriv" {
+                    "3des-cbc"
+                } else {
+                    "des-cbc"
+                };
                 self.warn(
                     span,
-                    format!("Linux ignores the flag that distinguishes {name}: this SA is plain des-cbc"),
+                    format!(
+                        "Linux ignores the flag that distinguishes {name}: this SA is plain {base}"
+                    ),
                 );
-                self.resolve_alg(kind, "des-cbc", span)?
+                self.resolve_alg(kind, base, span)?
             }
             (AlgKind::Encrypt, "simple") => {
                 self.warn(
@@ -1299,7 +1315,9 @@ impl<'s> Parser<'s> {
                     return Err(self.error(enc.span, "des-32iv needs esp-old"));
                 }
                 if enc.extra_flags == 0x20 && *proto == SaProto::EspOld {
-                    return Err(self.error(enc.span, "des-deriv cannot be used with esp-old"));
+                    return Err(
+                        self.error(enc.span, "the -deriv variants cannot be used with esp-old")
+                    );
                 }
             }
             SaType::Ah => {
@@ -1538,6 +1556,15 @@ impl<'s> Parser<'s> {
                         format!(
                             "missing policy and ';': '{kw}' needs -P DIRECTION ACTION, and the \
                              next line starts a '{w}' statement"
+                        ),
+                    ));
+                }
+                (TokenKind::Word, w @ ("in" | "out" | "fwd" | "ipsec" | "none" | "discard")) => {
+                    return Err(self.error(
+                        t.span,
+                        format!(
+                            "missing -P before '{w}': a policy is written -P DIRECTION ACTION …, \
+                             e.g. -P out ipsec esp/transport//require"
                         ),
                     ));
                 }

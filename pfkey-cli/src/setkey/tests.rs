@@ -264,6 +264,13 @@ add 10.0.11.41 10.0.11.33 esp 0x10001
 spdadd 10.0.11.41 10.0.11.33 any
         -ctx 1 1 "system_u:system_r:unconfined_t:SystemLow-SystemHigh"
         -P out ipsec esp/transport//require ;
+
+spdadd ::/0 ::/0 icmp6 135,0 -P in none ;
+
+spdadd 10.0.11.0/24[any] 10.0.11.33/32[any] any -P out ipsec
+    esp/tunnel/192.168.0.1[4500]-192.168.1.2[30000]/require ;
+
+spdadd 10.0.11.41 10.0.11.33 any -P out ipsec esp/transport//require ah/transport//require ;
 "#;
     let m = messages(src);
     let types: Vec<MsgType> = m.iter().map(|m| m.header.msg_type).collect();
@@ -278,9 +285,29 @@ spdadd 10.0.11.41 10.0.11.33 any
             MsgType::Dump,
             MsgType::XSpdAdd,
             MsgType::Add,
+            MsgType::XSpdAdd,
+            MsgType::XSpdAdd,
+            MsgType::XSpdAdd,
+            MsgType::XSpdAdd,
             MsgType::XSpdAdd
         ]
     );
+    // The neighbour-solicitation bypass (and its fwd copy): type in the source port.
+    assert_eq!(policy_of(&m[9]).policy_type, PolicyType::None);
+    assert_eq!(policy_of(&m[10]).dir, Direction::Fwd);
+    assert_eq!(addr_of(&m[9], ExtType::AddressSrc).addr.port(), 135);
+    assert_eq!(addr_of(&m[9], ExtType::AddressSrc).prefix_len, 0);
+    // NAT-T tunnel endpoints with ports.
+    assert_eq!(
+        policy_of(&m[11]).requests[0].tunnel,
+        Some((
+            "192.168.0.1:4500".parse().unwrap(),
+            "192.168.1.2:30000".parse().unwrap()
+        ))
+    );
+    // An SA bundle: ESP then AH, in that order.
+    let bundle: Vec<u16> = policy_of(&m[12]).requests.iter().map(|r| r.proto).collect();
+    assert_eq!(bundle, vec![50, 51]);
     // 1: ESP, DES, no auth; KEY_ENCRYPT of 64 bits; IPv6 endpoints.
     assert_eq!(sa_of(&m[0]).spi, 123457);
     assert_eq!((sa_of(&m[0]).encrypt, sa_of(&m[0]).auth), (2, 0));
@@ -371,6 +398,24 @@ fn manual_page_examples_that_do_not_work_on_linux_say_why() {
         "t.conf:1:8: 'tagged' policies match PF packet tags, a BSD feature: Linux has no policy \
          tag extension"
     );
+    // The man page's GRE example forgets -P.
+    assert_eq!(
+        diag("spdadd 0.0.0.0 0.0.0.0 gre 1234 ipsec esp/transport//require ;"),
+        "t.conf:1:33: missing -P before 'ipsec': a policy is written -P DIRECTION ACTION …, \
+         e.g. -P out ipsec esp/transport//require"
+    );
+    // Its 3des-deriv has no token in setkey; we take it as 3des-cbc with the DERIV flag.
+    let s = parse(
+        "add 10.0.0.1 10.0.0.2 esp 0x1000 -E 3des-deriv \"_I_want_to_have_chicken_\" ;",
+        "t.conf",
+    );
+    assert!(!s.has_errors());
+    assert_eq!(
+        s.diagnostics[0].message,
+        "Linux ignores the flag that distinguishes 3des-deriv: this SA is plain 3des-cbc"
+    );
+    let m = one("add 10.0.0.1 10.0.0.2 esp 0x1000 -E 3des-deriv \"_I_want_to_have_chicken_\" ;");
+    assert_eq!((sa_of(&m).encrypt, sa_of(&m).flags), (3, 0x40 | 0x20));
     // The man page's own "icmp 8" and "gre 1234" do not parse in setkey; we accept them.
     let m = one("spdadd 0.0.0.0/0 0.0.0.0/0 icmp 8 -P out none ;");
     assert_eq!(addr_of(&m, ExtType::AddressSrc).addr.port(), 8);
@@ -400,6 +445,13 @@ spdflush ;
 spddump ;
 exit ;
 ";
+    // UPDATE's keys apply only to larval SAs on Linux: said once, as a warning.
+    let w = check(src, "t.conf");
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert_eq!((w[0].line, w[0].column, w[0].is_error()), (2, 1, false));
+    assert!(w[0]
+        .message
+        .starts_with("on an SA that is already mature, Linux's UPDATE keeps"));
     let r = requests_with(src, LowerOptions::default());
     let kinds: Vec<String> = r
         .iter()
@@ -2224,6 +2276,29 @@ mod props {
             assert_round_trip(&script, false);
         }
     }
+}
+
+#[test]
+fn keys_never_appear_in_debug_output() {
+    let src = "add 10.0.0.1 10.0.0.2 esp 0x1000 -E aes-cbc 0xdeadbeefdeadbeefdeadbeefdeadbeef \
+               -A hmac-sha1 \"SECRETSECRETSECRET!!\" ;";
+    let s = script_ok(src);
+    let debug = format!("{:?} {s:?}", s.statements);
+    assert!(
+        !debug.contains("deadbeef") && !debug.contains("de, ad"),
+        "{debug}"
+    );
+    assert!(
+        !debug.contains("SECRET") && !debug.contains("83, 69, 67"),
+        "{debug}"
+    );
+    assert!(debug.contains("redacted"), "{debug}");
+    let m = one(src);
+    let debug = format!("{m:?}");
+    assert!(
+        !debug.contains("222, 173") && !debug.contains("83, 69, 67"),
+        "{debug}"
+    );
 }
 
 #[test]
