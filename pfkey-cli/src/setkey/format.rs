@@ -27,6 +27,8 @@
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 
+use zeroize::Zeroizing;
+
 use pfkey::alg::{self, AlgKind};
 use pfkey::message::Message;
 use pfkey::policy::Policy;
@@ -116,8 +118,16 @@ fn ip_text(a: &SocketAddr) -> String {
     a.ip().to_string()
 }
 
-fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(2 + bytes.len() * 2);
+/// Text that may hold key material: zeroized on drop. Built with its final capacity
+/// reserved up front, so that no reallocation leaves a copy behind.
+pub type SecretText = Zeroizing<String>;
+
+fn secret(capacity: usize) -> SecretText {
+    Zeroizing::new(String::with_capacity(capacity))
+}
+
+fn hex(bytes: &[u8]) -> SecretText {
+    let mut s = secret(2 + bytes.len() * 2);
     s.push_str("0x");
     for b in bytes {
         let _ = write!(s, "{b:02x}");
@@ -157,7 +167,7 @@ fn comment_block(out: &mut String, lines: &[String]) {
 /// An SA as a statement, or why it cannot be one.
 struct SaScript {
     notes: Vec<String>,
-    text: String,
+    text: SecretText,
 }
 
 fn sa_script(msg: &Message<'_>, redact: bool) -> Result<SaScript, String> {
@@ -197,7 +207,7 @@ fn sa_script(msg: &Message<'_>, redact: bool) -> Result<SaScript, String> {
         reqid: 0,
     });
     let mut head = String::from("add ");
-    let mut lines: Vec<String> = Vec::new();
+    let mut lines: Vec<SecretText> = Vec::new();
     let proto = match satype {
         SaType::Esp => match e.nat_t_type() {
             None => "esp",
@@ -267,7 +277,7 @@ fn sa_script(msg: &Message<'_>, redact: bool) -> Result<SaScript, String> {
         }
     }
     if !opts.is_empty() {
-        lines.push(opts.join(" "));
+        lines.push(Zeroizing::new(opts.join(" ")));
     }
     let mut life: Vec<String> = Vec::new();
     for (t, suffix) in [(ExtType::LifetimeHard, 'h'), (ExtType::LifetimeSoft, 's')] {
@@ -287,15 +297,19 @@ fn sa_script(msg: &Message<'_>, redact: bool) -> Result<SaScript, String> {
         }
     }
     if !life.is_empty() {
-        lines.push(life.join(" "));
+        lines.push(Zeroizing::new(life.join(" ")));
     }
     if let Some((doi, alg, ctx)) = e.sec_ctx() {
-        lines.push(format!("-ctx {doi} {alg} {}", ctx_label(ctx, &what)?));
+        lines.push(Zeroizing::new(format!(
+            "-ctx {doi} {alg} {}",
+            ctx_label(ctx, &what)?
+        )));
     }
 
     // Algorithms and keys.
     let mut redacted = false;
-    let mut key_text = |k: &Key, alg: &alg::Algorithm, opt: &str| -> Result<String, String> {
+    // `-E NAME KEY` / `-A NAME KEY`, built in place.
+    let mut key_line = |k: &Key, alg: &alg::Algorithm, opt: &str| -> Result<SecretText, String> {
         if !k.bits.is_multiple_of(8) {
             return Err(format!(
                 "{what}: its {} key is {} bits, not whole bytes, which the language cannot write",
@@ -307,13 +321,21 @@ fn sa_script(msg: &Message<'_>, redact: bool) -> Result<SaScript, String> {
                 "{what}: the kernel holds a key that 'pfkey -f' refuses ({opt}: {err})"
             ));
         }
-        if redact {
+        let key = if redact {
             redacted = true;
-            Ok(REDACTED_KEY.to_string())
+            Zeroizing::new(REDACTED_KEY.to_string())
         } else {
-            Ok(hex(&k.data))
-        }
+            hex(&k.data)
+        };
+        let mut line = secret(opt.len() + alg.name.len() + key.len() + 2);
+        line.push_str(opt);
+        line.push(' ');
+        line.push_str(alg.name);
+        line.push(' ');
+        line.push_str(&key);
+        Ok(line)
     };
+    let plain = |s: String| Zeroizing::new(s);
     match satype {
         SaType::IpComp => {
             let Some(c) = alg::by_id(AlgKind::Compress, sa.encrypt) else {
@@ -322,7 +344,7 @@ fn sa_script(msg: &Message<'_>, redact: bool) -> Result<SaScript, String> {
                     sa.encrypt
                 ));
             };
-            lines.push(format!("-C {}", c.name));
+            lines.push(plain(format!("-C {}", c.name)));
         }
         _ => {
             if satype == SaType::Esp {
@@ -339,11 +361,11 @@ fn sa_script(msg: &Message<'_>, redact: bool) -> Result<SaScript, String> {
                     ));
                 };
                 match (e.key(ExtType::KeyEncrypt), a.key_bits) {
-                    (None, alg::KeyBits::None) => lines.push(format!("-E {}", a.name)),
+                    (None, alg::KeyBits::None) => lines.push(plain(format!("-E {}", a.name))),
                     (Some(k), alg::KeyBits::None) if k.bits == 0 => {
-                        lines.push(format!("-E {}", a.name))
+                        lines.push(plain(format!("-E {}", a.name)))
                     }
-                    (Some(k), _) => lines.push(format!("-E {} {}", a.name, key_text(k, a, "-E")?)),
+                    (Some(k), _) => lines.push(key_line(k, a, "-E")?),
                     (None, _) => {
                         return Err(format!("{what}: the message carries no {} key", a.name))
                     }
@@ -364,8 +386,8 @@ fn sa_script(msg: &Message<'_>, redact: bool) -> Result<SaScript, String> {
                     ));
                 }
                 match (e.key(ExtType::KeyAuth), a.key_bits) {
-                    (_, alg::KeyBits::None) => lines.push(format!("-A {}", a.name)),
-                    (Some(k), _) => lines.push(format!("-A {} {}", a.name, key_text(k, a, "-A")?)),
+                    (_, alg::KeyBits::None) => lines.push(plain(format!("-A {}", a.name))),
+                    (Some(k), _) => lines.push(key_line(k, a, "-A")?),
                     (None, _) => {
                         return Err(format!("{what}: the message carries no {} key", a.name))
                     }
@@ -387,9 +409,11 @@ fn sa_script(msg: &Message<'_>, redact: bool) -> Result<SaScript, String> {
             "{what}: keys redacted; replace each {REDACTED_KEY} with the key before loading"
         ));
     }
-    let mut text = head;
+    let mut text = secret(head.len() + lines.iter().map(|l| l.len() + 2).sum::<usize>() + 3);
+    text.push_str(&head);
     for l in &lines {
-        let _ = write!(text, "\n\t{l}");
+        text.push_str("\n\t");
+        text.push_str(l);
     }
     text.push_str(" ;\n");
     Ok(SaScript { notes, text })
@@ -408,17 +432,24 @@ fn ctx_label(ctx: &[u8], what: &str) -> Result<String, String> {
 }
 
 /// Writes an SA from a `SADB_DUMP` / `SADB_GET` reply as an `add` statement (notes as `#`
-/// comments above it), or as a comment saying why it cannot be restored.
-pub fn sa_statement(msg: &Message<'_>, redact: bool) -> String {
-    let mut out = String::new();
+/// comments above it), or as a comment saying why it cannot be restored. The text holds the
+/// keys unless `redact`: it is zeroized on drop.
+pub fn sa_statement(msg: &Message<'_>, redact: bool) -> SecretText {
     match sa_script(msg, redact) {
         Ok(s) => {
-            comment_block(&mut out, &s.notes);
+            let mut notes = String::new();
+            comment_block(&mut notes, &s.notes);
+            let mut out = secret(notes.len() + s.text.len());
+            out.push_str(&notes);
             out.push_str(&s.text);
+            out
         }
-        Err(why) => comment_block(&mut out, &[format!("not saved: {why}")]),
+        Err(why) => {
+            let mut out = String::new();
+            comment_block(&mut out, &[format!("not saved: {why}")]);
+            Zeroizing::new(out)
+        }
     }
-    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -631,7 +662,11 @@ fn copy_key(msg: &Message<'_>) -> Option<(Vec<Extension>, Policy)> {
 /// (policy id). With [`SaveOptions::fwd_copy`], an `in` policy whose `fwd` copy is in the dump
 /// is written once; one without a copy is followed by `spddelete … -P fwd`, which removes the
 /// copy the reload creates.
-pub fn save_script(sas: &[Message<'_>], policies: &[Message<'_>], opts: &SaveOptions) -> String {
+pub fn save_script(
+    sas: &[Message<'_>],
+    policies: &[Message<'_>],
+    opts: &SaveOptions,
+) -> SecretText {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -656,9 +691,9 @@ pub fn save_script(sas: &[Message<'_>], policies: &[Message<'_>], opts: &SaveOpt
     if !sas.is_empty() {
         out.push('\n');
     }
-    for m in sas {
-        out.push_str(&sa_statement(m, opts.redact));
-    }
+    // The SA statements hold keys: kept apart and joined into one allocation at the end.
+    let sa_texts: Vec<SecretText> = sas.iter().map(|m| sa_statement(m, opts.redact)).collect();
+    let head = std::mem::take(&mut out);
 
     let dir_of = |m: &Message<'_>| m.policy().map(|p| p.dir());
     let id_of = |m: &Message<'_>| m.policy().map_or(0, |p| p.id());
@@ -716,7 +751,13 @@ pub fn save_script(sas: &[Message<'_>], policies: &[Message<'_>], opts: &SaveOpt
             }
         }
     }
-    out
+    let mut all = secret(head.len() + sa_texts.iter().map(|t| t.len()).sum::<usize>() + out.len());
+    all.push_str(&head);
+    for t in &sa_texts {
+        all.push_str(t);
+    }
+    all.push_str(&out);
+    all
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -817,11 +858,18 @@ fn alg_name(kind: AlgKind, id: u8) -> String {
 }
 
 /// One SA as `setkey -D` prints it on Linux (reference notes §9).
-pub fn sa_text(msg: &Message<'_>, o: &TextOptions<'_>) -> String {
+pub fn sa_text(msg: &Message<'_>, o: &TextOptions<'_>) -> SecretText {
     let e = Exts::new(msg);
-    let mut out = String::new();
+    let key_len: usize = [ExtType::KeyEncrypt, ExtType::KeyAuth]
+        .iter()
+        .filter_map(|t| e.key(*t))
+        .map(|k| k.data.len())
+        .sum();
+    // Room for everything, so that the key hex is never left behind by a reallocation.
+    let mut out = secret(2048 + 3 * key_len);
     let (Some(src), Some(dst)) = (e.addr(ExtType::AddressSrc), e.addr(ExtType::AddressDst)) else {
-        return "no ADDRESS_SRC or ADDRESS_DST extension.\n".into();
+        out.push_str("no ADDRESS_SRC or ADDRESS_DST extension.\n");
+        return out;
     };
     let natt = e.nat_t_type().is_some();
     let addr = |a: &Address, natp: Option<u16>| -> String {
