@@ -76,7 +76,8 @@ pub fn tokenize(src: &str) -> (Vec<Token>, Vec<LexError>) {
     let bytes = src.as_bytes();
     let mut tokens = Vec::new();
     let mut errors = Vec::new();
-    let mut i = 0;
+    // A UTF-8 byte order mark, as some editors write, is not part of the script.
+    let mut i = if src.starts_with('\u{feff}') { 3 } else { 0 };
     let mut at_line_start = true;
     while i < bytes.len() {
         let b = bytes[i];
@@ -226,6 +227,14 @@ mod tests {
                 (Slash, "/"),
                 (Word, "unique:3"),
             ]
+        );
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        assert_eq!(
+            kinds("\u{feff}flush ;"),
+            vec![(TokenKind::Word, "flush"), (TokenKind::Semi, ";")]
         );
     }
 

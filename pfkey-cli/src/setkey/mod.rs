@@ -11,8 +11,35 @@
 //! kernel dump (Message) ──format──▶ statements / setkey -D, -DP text
 //! ```
 //!
-//! The grammar is in [`parser`]; deliberate differences from setkey 0.8.2 are listed in
-//! [`parser`] (syntax) and [`lower`] (messages).
+//! The grammar is in [`parser`]; the messages each statement becomes are described in
+//! [`lower`].
+//!
+//! # Deliberate differences from setkey 0.8.2 on Linux
+//!
+//! Refused where setkey silently does something else:
+//! - an SPI above 32 bits (setkey truncates), `-r` above 255 (truncated to 8 bits), SPI 0,
+//!   an IPComp CPI above 16 bits, priorities that overflow;
+//! - an option given twice (setkey keeps the last), `-4` with `-6`;
+//! - `tcp` SAs / `tcp-md5` (undefined on Linux), `spdadd tagged` (no tag extension),
+//!   `entrust`/`bypass` in the SPD (af_key refuses them), more than 6 rules (`ELOOP`);
+//! - AEAD and unimplemented algorithms (refused by af_key with `ENOSYS`), keys whose length
+//!   the algorithm does not take (checked against [`pfkey::alg`], not a REGISTER reply).
+//!
+//! Accepted where setkey fails: options and algorithms in any order; `icmp 8` and
+//! `gre 1234` (the manual's own examples); `3des-deriv`; `#` and `;` inside quoted strings
+//! in every mode. pfkey extensions, written by `pfkey save` when a state needs them:
+//! `-m beet` and `beet` rules, `-f noecn|decap-dscp|nopmtudisc`, `-ph -ps` (packets) and
+//! `-uh -us` (seconds after first use).
+//!
+//! Sent differently (see [`lower`]): both lifetime extensions whenever one is given (af_key
+//! refuses one alone), a 0-bit KEY_AUTH for AH `-A null`, `unique`→`require` for every rule
+//! of a `fwd` copy. Kept as setkey sends them, although Linux ignores them: SA state 0,
+//! flags 0x40 (CYCSEQ) and the KAME flag bits.
+//!
+//! Reported as warnings, which never stop a script: values Linux changes (replay above
+//! 32, reqid above 0x3fff), odd hex digit counts, ports on non-NAT-T SAs, outbound optional
+//! tunnel rules (refused by kernels since May 2023), UPDATE of a mature SA, statements
+//! after `exit`, algorithms many kernels lack.
 // wired into `pfkey -f/-c` by the executor
 #![allow(dead_code)]
 #![forbid(unsafe_code)]

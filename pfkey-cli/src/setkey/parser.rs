@@ -1489,7 +1489,7 @@ impl<'s> Parser<'s> {
             span,
             format!(
                 "unexpected '{w}' after the upper-layer protocol {pname}: only icmp, icmp6 and \
-                 mh take TYPE,CODE and only gre takes a key"
+                 mobility-header take TYPE,CODE and only gre takes a key"
             ),
         ))
     }

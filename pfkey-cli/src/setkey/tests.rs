@@ -1155,7 +1155,7 @@ fn malformed_scripts_have_precise_errors() {
         (
             "spdadd 10.0.0.1 10.0.0.2 tcp 8,0 -P out none ;",
             "t.conf:1:30: unexpected '8,0' after the upper-layer protocol tcp: only icmp, icmp6 \
-             and mh take TYPE,CODE and only gre takes a key",
+             and mobility-header take TYPE,CODE and only gre takes a key",
         ),
         (
             "spdadd 10.0.0.1 10.0.0.2 icmp 8,300 -P out none ;",
