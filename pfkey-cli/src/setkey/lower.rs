@@ -31,6 +31,7 @@
 
 use std::net::{IpAddr, SocketAddr, SocketAddrV6, ToSocketAddrs};
 
+use pfkey::message::Message;
 use pfkey::policy::{IpsecRequest, Policy};
 use pfkey::repr::{Address, Extension, Header, Key, Lifetime, MessageRepr, Sa, Sa2};
 use pfkey::wire::{
@@ -198,6 +199,40 @@ pub fn lower(
         })]),
         Command::Exit => Ok(Vec::new()),
     }
+}
+
+/// For [`Request::DeleteAll`]: the `SADB_DELETE` to send for one entry of the `SADB_DUMP`
+/// reply, or `None` when the entry is of another type or other addresses (setkey's Linux
+/// `deleteall`, which matches on the source and destination address only).
+pub fn delete_for_dump_entry(
+    entry: &Message<'_>,
+    satype: SaType,
+    src: IpAddr,
+    dst: IpAddr,
+) -> Option<MessageRepr> {
+    if entry.satype() != satype
+        || entry.src()?.ip() != src
+        || entry.dst()?.ip() != dst
+        || entry.errno() != 0
+    {
+        return None;
+    }
+    let spi = entry.sa()?.spi.get();
+    Some(MessageRepr {
+        header: Header::new(MsgType::Delete, satype, 0, 0),
+        extensions: vec![
+            Extension::Sa(Sa {
+                spi,
+                replay: 0,
+                state: SaState::Larval,
+                auth: 0,
+                encrypt: 0,
+                flags: FLAG_CYCSEQ,
+            }),
+            Extension::Address(ExtType::AddressSrc, sa_address(SocketAddr::new(src, 0))),
+            Extension::Address(ExtType::AddressDst, sa_address(SocketAddr::new(dst, 0))),
+        ],
+    })
 }
 
 fn header_only(t: MsgType, p: &Option<SaProto>) -> Request {

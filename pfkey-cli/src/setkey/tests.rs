@@ -13,7 +13,7 @@ use pfkey::wire::{
 
 use super::ast::{Command, Family};
 use super::format::{self, SaveOptions, TextOptions};
-use super::lower::{LowerOptions, Request, Resolver};
+use super::lower::{self, LowerOptions, Request, Resolver};
 use super::*;
 
 // ---------------------------------------------------------------------------------------------
@@ -514,6 +514,37 @@ exit ;
     assert_eq!(
         (p.policy_type, p.dir, p.priority, p.requests.len()),
         (PolicyType::Discard, Direction::Out, 0, 0)
+    );
+}
+
+#[test]
+fn deleteall_expands_over_a_dump() {
+    let r = requests_with("deleteall 10.0.0.1 10.0.0.2 esp ;", LowerOptions::default());
+    let Request::DeleteAll { satype, src, dst } = r[0].clone() else {
+        panic!("{r:?}")
+    };
+    let dump: Vec<Vec<u8>> = messages(
+        "add 10.0.0.1 10.0.0.2 esp 0x301 -E null ;\n\
+         add 10.0.0.1 10.0.0.3 esp 0x302 -E null ;\n\
+         add 10.0.0.1 10.0.0.2 ah 0x303 -A null ;\n\
+         add 10.0.0.1 10.0.0.2 esp 0x304 -E null ;",
+    )
+    .iter()
+    .enumerate()
+    .map(|(i, m)| kernel_sa(m, i as u32 + 1).to_bytes().unwrap())
+    .collect();
+    let deletes: Vec<MessageRepr> = dump
+        .iter()
+        .filter_map(|b| lower::delete_for_dump_entry(&Message::parse(b).unwrap(), satype, src, dst))
+        .collect();
+    assert_eq!(
+        deletes.iter().map(|m| sa_of(m).spi).collect::<Vec<_>>(),
+        vec![0x301, 0x304]
+    );
+    assert_eq!(deletes[0].header.msg_type, MsgType::Delete);
+    assert_eq!(
+        ext_types(&deletes[0]),
+        vec![ExtType::Sa, ExtType::AddressSrc, ExtType::AddressDst]
     );
 }
 
