@@ -902,8 +902,25 @@ impl<'s> Parser<'s> {
     }
 
     fn sec_ctx(&mut self, kw: &str, ks: Span) -> PResult<SecCtx> {
-        let doi = self.number("-ctx", 255, "(the DOI, 0 to 255)", kw, ks)? as u8;
-        let alg = self.number("-ctx", 255, "(the algorithm, 0 to 255)", kw, ks)? as u8;
+        let field = |p: &mut Self, name: &str| -> PResult<u8> {
+            let (w, span) = p.word(
+                &format!("the {name} after -ctx (-ctx DOI ALG \"LABEL\")"),
+                kw,
+                ks,
+            )?;
+            match parse_number(w).and_then(|v| u8::try_from(v).ok()) {
+                Some(v) => Ok(v),
+                None => Err(p.error(
+                    span,
+                    format!(
+                        "-ctx takes DOI ALG \"LABEL\": the {name} is a number from 0 to 255, not \
+                         '{w}'"
+                    ),
+                )),
+            }
+        };
+        let doi = field(self, "DOI")?;
+        let alg = field(self, "algorithm")?;
         match self.peek() {
             Some(t) if t.kind == TokenKind::Str => {
                 self.pos += 1;

@@ -1126,6 +1126,38 @@ fn malformed_scripts_have_precise_errors() {
             "t.conf:1:30: CPI 0x10000 is out of range: an IPComp CPI is 16 bits (at most 0xffff)",
         ),
         (
+            "add 10.0.0.1 10.0.0.2 esp 0x1000 -ctx 1 x \"l\" -E null ;",
+            "t.conf:1:41: -ctx takes DOI ALG \"LABEL\": the algorithm is a number from 0 to 255, \
+             not 'x'",
+        ),
+        (
+            "add 10.0.0.1 10.0.0.2 esp 0x1000 -ctx 1 1 -E null ;",
+            "t.conf:1:43: expected a quoted security context label after -ctx DOI ALG, found \
+             '-E'",
+        ),
+        (
+            "getspi 10.0.0.1 10.0.0.2 esp 0x200-0x100 ;",
+            "t.conf:1:30: SPI range '0x200-0x100' is empty: its minimum is above its maximum",
+        ),
+        (
+            "flush foo ;",
+            "t.conf:1:7: unknown protocol 'foo' (expected esp, ah, ipcomp, esp-old, ah-old or \
+             esp-udp)",
+        ),
+        (
+            "spddump extra ;",
+            "t.conf:1:9: expected ';' to end the 'spddump' statement, found 'extra'",
+        ),
+        (
+            "add 10.0.0.1 10.0.0.2 esp ;",
+            "t.conf:1:27: missing an SPI before ';'",
+        ),
+        (
+            "add 10.0.0.1 10.0.0.2 esp 0x1000 -E aes-cbc -A hmac-sha1 \"01234567890123456789\" ;",
+            "t.conf:1:45: expected the aes-cbc key (128, 192 or 256 bits) after '-E aes-cbc', \
+             found '-A'",
+        ),
+        (
             "add 10.0.0.1 10.0.0.2 esp 0x1000 -r 256 -E null ;",
             "t.conf:1:37: -r 256 is out of range (at most 255 packets)",
         ),
