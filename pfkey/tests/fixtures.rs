@@ -47,6 +47,14 @@ fn host(ip: &str) -> Address {
     Address::host(ip.parse().unwrap())
 }
 
+/// An SA endpoint as Linux reports it: protocol 0, full prefix.
+fn sa_host(ip: &str) -> Address {
+    Address {
+        proto: 0,
+        ..host(ip)
+    }
+}
+
 fn prefix(ip: &str, len: u8) -> Address {
     Address {
         proto: IPSEC_ULPROTO_ANY,
@@ -85,15 +93,13 @@ fn both_ways(name: &str, expected: MessageRepr) {
 
 #[test]
 fn dump_esp_sa_272_bytes() {
-    let bytes = fixture("hand-dump-esp-sa");
+    let bytes = fixture("dump-esp-sa");
     assert_eq!(bytes.len(), 272);
     both_ways(
-        "hand-dump-esp-sa",
+        "dump-esp-sa",
         MessageRepr {
-            header: Header {
-                seq: 1,
-                ..Header::new(MsgType::Dump, SaType::Esp, 1, 4242)
-            },
+            // The only entry of a dump: Linux sends the last entry with seq 0.
+            header: Header::new(MsgType::Dump, SaType::Esp, 0, 209),
             extensions: vec![
                 Extension::Sa(Sa {
                     spi: 0x1000,
@@ -108,14 +114,13 @@ fn dump_esp_sa_272_bytes() {
                 Extension::Lifetime(
                     ExtType::LifetimeCurrent,
                     Lifetime {
-                        allocations: 12,
-                        bytes: 1440,
-                        addtime: 1_764_230_400,
-                        usetime: 1_764_230_460,
+                        addtime: 1_795_765_849,
+                        ..Lifetime::default()
                     },
                 ),
-                Extension::Address(ExtType::AddressSrc, host("10.0.0.1")),
-                Extension::Address(ExtType::AddressDst, host("10.0.0.2")),
+                // The kernel writes protocol 0 (not 255) in SA addresses.
+                Extension::Address(ExtType::AddressSrc, sa_host("10.0.0.1")),
+                Extension::Address(ExtType::AddressDst, sa_host("10.0.0.2")),
                 Extension::Key(ExtType::KeyAuth, key(0x20..0x40)),
                 Extension::Key(ExtType::KeyEncrypt, key(0x40..0x60)),
                 Extension::Sa2(Sa2 {
@@ -130,11 +135,11 @@ fn dump_esp_sa_272_bytes() {
 
 #[test]
 fn dump_esp_sa_view_accessors() {
-    let bytes = fixture("hand-dump-esp-sa");
+    let bytes = fixture("dump-esp-sa");
     let m = Message::parse(&bytes).unwrap();
     assert_eq!(m.msg_type(), MsgType::Dump);
     assert_eq!(m.satype(), SaType::Esp);
-    assert_eq!((m.seq(), m.pid(), m.errno()), (1, 4242, 0));
+    assert_eq!((m.seq(), m.pid(), m.errno()), (0, 209, 0));
     let sa = m.sa().unwrap();
     // The SPI is big-endian on the wire: 00 00 10 00.
     assert_eq!(sa.spi.get(), 0x1000);
@@ -147,7 +152,7 @@ fn dump_esp_sa_view_accessors() {
         &(0x40..0x60).collect::<Vec<u8>>()[..]
     );
     assert_eq!(m.lifetime_hard().unwrap().addtime.get(), 3600);
-    assert_eq!(m.lifetime_current().unwrap().bytes.get(), 1440);
+    assert_eq!(m.lifetime_current().unwrap().addtime.get(), 1_795_765_849);
     assert_eq!(m.sa2().unwrap().reqid.get(), 7);
     assert!(m.policy().is_none() && m.proxy().is_none());
     assert_eq!(m.extensions().count(), 9);
@@ -173,36 +178,48 @@ fn register_reply() {
         reserved: 0,
     };
     both_ways(
-        "hand-register-esp-reply",
+        "register-esp-reply",
         MessageRepr {
-            header: Header::new(MsgType::Register, SaType::Esp, 1, 4242),
+            header: Header::new(MsgType::Register, SaType::Esp, 1, 209),
+            // Debian 6.1's list, in the kernel's table order (linux-pfkey.md §14 #2).
             extensions: vec![
                 Extension::Supported(
                     ExtType::SupportedAuth,
                     vec![
+                        alg(251, 0, 0, 0),
                         alg(2, 0, 128, 128),
                         alg(3, 0, 160, 160),
                         alg(5, 0, 256, 256),
-                        alg(251, 0, 0, 0),
+                        alg(6, 0, 384, 384),
+                        alg(7, 0, 512, 512),
+                        alg(8, 0, 160, 160),
+                        alg(9, 0, 128, 128),
                     ],
                 ),
                 Extension::Supported(
                     ExtType::SupportedEncrypt,
                     vec![
-                        alg(3, 8, 192, 192),
                         alg(11, 0, 0, 0),
+                        alg(2, 8, 64, 64),
+                        alg(3, 8, 192, 192),
+                        alg(6, 8, 40, 128),
+                        alg(7, 8, 40, 448),
                         alg(12, 8, 128, 256),
+                        alg(252, 8, 128, 256),
+                        alg(22, 8, 128, 256),
+                        alg(253, 8, 128, 256),
                         alg(13, 8, 160, 288),
                     ],
                 ),
             ],
         },
     );
-    let bytes = fixture("hand-register-esp-reply");
+    let bytes = fixture("register-esp-reply");
     let m = Message::parse(&bytes).unwrap();
     let enc = m.supported_encrypt().unwrap();
-    assert_eq!(enc.algs().len(), 4);
-    assert_eq!(enc.algs()[2].maxbits.get(), 256);
+    assert_eq!(enc.algs().len(), 10);
+    assert_eq!(enc.algs()[5].id, pfkey::alg::SADB_X_EALG_AESCBC);
+    assert_eq!(enc.algs()[5].maxbits.get(), 256);
 }
 
 #[test]
@@ -210,35 +227,36 @@ fn error_reply() {
     let expected = MessageRepr {
         header: Header {
             errno: 17,
-            ..Header::new(MsgType::Add, SaType::Esp, 5, 4242)
+            ..Header::new(MsgType::Add, SaType::Esp, 5, 209)
         },
         extensions: vec![],
     };
-    both_ways("hand-add-eexist", expected);
+    both_ways("add-eexist", expected);
 }
 
 #[test]
 fn spd_dump_with_tunnel_request_and_refcount() {
     let sock = |ip: &str| SocketAddr::new(ip.parse().unwrap(), 0);
     both_ways(
-        "hand-spddump-tunnel",
+        "spddump-tunnel",
         MessageRepr {
             header: Header {
-                reserved: 1,
-                ..Header::new(MsgType::XSpdDump, SaType::Unspec, 0, 4242)
+                // The policy refcount, which Linux reports in sadb_msg_reserved.
+                reserved: 2,
+                ..Header::new(MsgType::XSpdDump, SaType::Unspec, 0, 209)
             },
             extensions: vec![
                 Extension::Address(ExtType::AddressSrc, prefix("10.1.0.0", 16)),
                 Extension::Address(ExtType::AddressDst, prefix("10.2.0.0", 16)),
                 Extension::Lifetime(ExtType::LifetimeHard, lt(0)),
                 Extension::Lifetime(ExtType::LifetimeSoft, lt(0)),
-                Extension::Lifetime(ExtType::LifetimeCurrent, lt(1_764_230_400)),
+                Extension::Lifetime(ExtType::LifetimeCurrent, lt(1_795_765_851)),
                 Extension::Policy(Policy {
                     policy_type: PolicyType::Ipsec,
                     dir: Direction::Out,
                     reserved: 0,
-                    id: 0x209,
-                    priority: 0x8000_0000,
+                    id: 1,
+                    priority: 0,
                     requests: vec![
                         IpsecRequest {
                             proto: IPPROTO_ESP,
@@ -259,9 +277,9 @@ fn spd_dump_with_tunnel_request_and_refcount() {
             ],
         },
     );
-    let bytes = fixture("hand-spddump-tunnel");
+    let bytes = fixture("spddump-tunnel");
     let m = Message::parse(&bytes).unwrap();
-    assert_eq!(m.reserved(), 1, "refcount in sadb_msg_reserved is accepted");
+    assert_eq!(m.reserved(), 2, "refcount in sadb_msg_reserved is accepted");
     let p = m.policy().unwrap();
     assert_eq!(p.id() & 7, 1, "id & 7 is the direction index (out = 1)");
     let reqs: Vec<_> = p.requests().collect();
@@ -274,9 +292,9 @@ fn spd_dump_with_tunnel_request_and_refcount() {
 #[test]
 fn ipv6_sa_with_nat_t() {
     both_ways(
-        "hand-add-esp6-natt",
+        "add-esp6-natt",
         MessageRepr {
-            header: Header::new(MsgType::Add, SaType::Esp, 2, 4242),
+            header: Header::new(MsgType::Add, SaType::Esp, 2, 209),
             extensions: vec![
                 Extension::Sa(Sa {
                     spi: 0xc0ff_ee01,
@@ -288,9 +306,9 @@ fn ipv6_sa_with_nat_t() {
                 }),
                 Extension::Lifetime(ExtType::LifetimeHard, lt(0)),
                 Extension::Lifetime(ExtType::LifetimeSoft, lt(0)),
-                Extension::Lifetime(ExtType::LifetimeCurrent, lt(1_764_230_400)),
-                Extension::Address(ExtType::AddressSrc, host("2001:db8::1")),
-                Extension::Address(ExtType::AddressDst, host("2001:db8::2")),
+                Extension::Lifetime(ExtType::LifetimeCurrent, lt(1_795_765_849)),
+                Extension::Address(ExtType::AddressSrc, sa_host("2001:db8::1")),
+                Extension::Address(ExtType::AddressDst, sa_host("2001:db8::2")),
                 Extension::Key(ExtType::KeyAuth, key(0..20)),
                 Extension::Key(ExtType::KeyEncrypt, key(100..116)),
                 Extension::Sa2(Sa2 {
@@ -304,54 +322,71 @@ fn ipv6_sa_with_nat_t() {
             ],
         },
     );
-    let bytes = fixture("hand-add-esp6-natt");
+    let bytes = fixture("add-esp6-natt");
     let m = Message::parse(&bytes).unwrap();
     assert_eq!(m.nat_t_sport(), Some(4500));
     assert_eq!(m.nat_t_dport(), Some(4501));
     assert_eq!(m.raw_extension(ExtType::AddressSrc).unwrap().len(), 40);
 }
 
+/// ACQUIRE for a policy added over netlink: the proposal is the cross product of
+/// the registered authentication and encryption algorithms with ids below 32, with
+/// af_key's default lifetimes (linux-pfkey.md §9).
 #[test]
 fn acquire_with_proposal() {
-    let comb = |auth, encrypt, amin, amax, emin, emax| Comb {
-        auth,
-        encrypt,
-        auth_minbits: amin,
-        auth_maxbits: amax,
-        encrypt_minbits: emin,
-        encrypt_maxbits: emax,
-        soft_addtime: 72000,
-        hard_addtime: 86400,
-        soft_usetime: 25200,
-        hard_usetime: 28800,
-        ..Comb::default()
-    };
-    let any0 = |ip: &str| Address {
-        proto: 0,
-        ..host(ip)
-    };
+    let auths: [(u8, u16); 7] = [
+        (2, 128),
+        (3, 160),
+        (5, 256),
+        (6, 384),
+        (7, 512),
+        (8, 160),
+        (9, 128),
+    ];
+    let encs: [(u8, u16, u16); 8] = [
+        (11, 0, 0),
+        (2, 64, 64),
+        (3, 192, 192),
+        (6, 40, 128),
+        (7, 40, 448),
+        (12, 128, 256),
+        (22, 128, 256),
+        (13, 160, 288),
+    ];
+    let mut combs = Vec::new();
+    for (encrypt, emin, emax) in encs {
+        for (auth, abits) in auths {
+            combs.push(Comb {
+                auth,
+                encrypt,
+                auth_minbits: abits,
+                auth_maxbits: abits,
+                encrypt_minbits: emin,
+                encrypt_maxbits: emax,
+                soft_addtime: 72000,
+                hard_addtime: 86400,
+                soft_usetime: 25200,
+                hard_usetime: 28800,
+                ..Comb::default()
+            });
+        }
+    }
     both_ways(
-        "hand-acquire",
+        "acquire-netlink-policy",
         MessageRepr {
-            header: Header::new(MsgType::Acquire, SaType::Esp, 17, 0),
+            header: Header::new(MsgType::Acquire, SaType::Esp, 2, 0),
             extensions: vec![
-                Extension::Address(ExtType::AddressSrc, any0("10.0.0.1")),
-                Extension::Address(ExtType::AddressDst, any0("10.0.0.2")),
+                Extension::Address(ExtType::AddressSrc, sa_host("10.0.0.1")),
+                Extension::Address(ExtType::AddressDst, sa_host("10.0.0.3")),
                 Extension::Policy(Policy {
                     policy_type: PolicyType::Ipsec,
                     dir: Direction::Out,
                     reserved: 0,
-                    id: 0x201,
-                    priority: 0x8000_0000,
+                    id: 1,
+                    priority: 0,
                     requests: vec![],
                 }),
-                Extension::Proposal {
-                    replay: 32,
-                    combs: vec![
-                        comb(3, 12, 160, 160, 128, 256),
-                        comb(2, 3, 128, 128, 192, 192),
-                    ],
-                },
+                Extension::Proposal { replay: 32, combs },
             ],
         },
     );
@@ -397,7 +432,7 @@ fn truncation_sweep() {
 /// Unknown extension types (> 26) and unknown enum values are kept and round-trip.
 #[test]
 fn unknown_values_round_trip() {
-    let mut bytes = fixture("hand-dump-esp-sa");
+    let mut bytes = fixture("dump-esp-sa");
     // Append an unknown extension type 40 with 12 bytes of payload (2 words).
     bytes.extend_from_slice(&[2, 0, 40, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
     let words = (bytes.len() / 8) as u16;
@@ -430,10 +465,10 @@ fn header_errors() {
             have: 3
         }
     );
-    let mut b = fixture("hand-add-eexist");
+    let mut b = fixture("add-eexist");
     b[0] = 1;
     assert_eq!(Message::parse(&b).unwrap_err(), ParseError::BadVersion(1));
-    let mut b = fixture("hand-add-eexist");
+    let mut b = fixture("add-eexist");
     b[4] = 3;
     assert_eq!(
         Message::parse(&b).unwrap_err(),
@@ -454,7 +489,7 @@ fn header_errors() {
 
 #[test]
 fn extension_errors_name_type_and_offset() {
-    let base = fixture("hand-dump-esp-sa");
+    let base = fixture("dump-esp-sa");
     // The SA extension is at byte 16; the SRC address at 16+16+96 = 128.
     let src_at = 128;
     assert_eq!(&base[src_at + 2..src_at + 4], &[5, 0]);
@@ -502,7 +537,7 @@ fn extension_errors_name_type_and_offset() {
         }
     );
     // Too short for its structure: SA2 (16 bytes) declared as 1 word.
-    let mut b = fixture("hand-add-eexist");
+    let mut b = fixture("add-eexist");
     b.extend_from_slice(&[1, 0, 19, 0, 0, 0, 0, 0]);
     patch_len(&mut b);
     assert_eq!(
@@ -526,7 +561,7 @@ fn extension_errors_name_type_and_offset() {
         }
     );
     // IPv4 address with an IPv6-sized extension is rejected (exact lengths).
-    let mut b = fixture("hand-add-eexist");
+    let mut b = fixture("add-eexist");
     b.extend_from_slice(&[5, 0, 5, 0, 255, 32, 0, 0, 2, 0, 0, 0, 10, 0, 0, 1]);
     b.extend_from_slice(&[0; 24]);
     patch_len(&mut b);
@@ -574,7 +609,7 @@ fn extension_errors_name_type_and_offset() {
 
 #[test]
 fn policy_and_sec_ctx_errors() {
-    let base = fixture("hand-spddump-tunnel");
+    let base = fixture("spddump-tunnel");
     let pol_at = 16 + 24 + 24 + 96;
     assert_eq!(&base[pol_at + 2..pol_at + 4], &[18, 0]);
     let req_at = pol_at + 16;
@@ -612,7 +647,7 @@ fn policy_and_sec_ctx_errors() {
         }
     );
     // Security context: length must be exactly ceil((8 + ctx_len) / 8) words.
-    let mut b = fixture("hand-add-eexist");
+    let mut b = fixture("add-eexist");
     b.extend_from_slice(&[2, 0, 24, 0, 1, 1, 5, 0, b'a', b'b', b'c', b'd', 0, 0, 0, 0]);
     patch_len(&mut b);
     let m = Message::parse(&b).unwrap();
