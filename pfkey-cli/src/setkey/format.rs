@@ -360,6 +360,9 @@ fn sa_script(msg: &Message<'_>, redact: bool) -> Result<SaScript, String> {
                         sa.encrypt
                     ));
                 };
+                if !a.is_usable() {
+                    notes.push(format!("{what}: {}: {}", a.name, a.usability.reason()));
+                }
                 match (e.key(ExtType::KeyEncrypt), a.key_bits) {
                     (None, alg::KeyBits::None) => lines.push(plain(format!("-E {}", a.name))),
                     (Some(k), alg::KeyBits::None) if k.bits == 0 => {
@@ -378,6 +381,9 @@ fn sa_script(msg: &Message<'_>, redact: bool) -> Result<SaScript, String> {
                         sa.auth
                     ));
                 };
+                if !a.is_usable() {
+                    notes.push(format!("{what}: {}: {}", a.name, a.usability.reason()));
+                }
                 if a.id == alg::SADB_X_AALG_SHA2_256HMAC {
                     notes.push(format!(
                         "{what}: hmac-sha256 through PF_KEY means a 96-bit ICV; if this SA was \
