@@ -1,5 +1,6 @@
 //! The `pfkey` command.
 #[allow(dead_code)] // used by the SA commands, which are being written
 mod input;
+mod setkey;
 
 fn main() {}
