@@ -820,7 +820,7 @@ pub(crate) fn split_extension(buf: &[u8], at: usize) -> Result<(u16, &[u8]), Par
 }
 
 /// Casts the fixed header of an extension, reporting a too-short extension.
-fn head<'a, T>(bytes: &'a [u8], t: u16, at: usize) -> Result<(&'a T, &'a [u8]), ParseError>
+fn head<T>(bytes: &[u8], t: u16, at: usize) -> Result<(&T, &[u8]), ParseError>
 where
     T: FromBytes + zerocopy::KnownLayout + zerocopy::Immutable,
 {
