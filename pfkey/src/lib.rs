@@ -11,4 +11,5 @@ pub use error::{BuildError, ParseError};
 pub use message::Message;
 pub mod builder;
 pub mod policy;
+pub mod render;
 pub mod repr;
