@@ -453,3 +453,250 @@ fn broken_pipe_exits_quietly() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
 }
+
+/// Every extension kind, with the field names JSON.md documents for it.
+#[test]
+fn json_fields_of_every_extension_kind() {
+    use pfkey::policy::{IpsecRequest, Policy};
+    use pfkey::repr::{Comb, Extension, Filter, SupportedAlg};
+    use pfkey::wire::{Direction, Level, PolicyType, SadbSens};
+
+    let mut v = Vec::new();
+    let mut b = MessageBuilder::new_vec(&mut v, &Header::new(MsgType::Acquire, SaType::Esp, 1, 2));
+    b.sa(&Sa::default()).unwrap();
+    b.lifetime(ExtType::LifetimeHard, &Lifetime::default())
+        .unwrap();
+    b.address(
+        ExtType::AddressSrc,
+        &Address::host("10.0.0.1".parse().unwrap()),
+    )
+    .unwrap();
+    b.address(
+        ExtType::AddressDst,
+        &Address::host("2001:db8::1".parse().unwrap()),
+    )
+    .unwrap();
+    b.key(ExtType::KeyAuth, 8, &[1]).unwrap();
+    b.extension(&Extension::Identity {
+        ext: ExtType::IdentitySrc,
+        ident_type: 2,
+        reserved: 0,
+        id: 1,
+        data: b"gw\0\0\0\0\0\0".to_vec(),
+    })
+    .unwrap();
+    b.extension(&Extension::Sensitivity {
+        header: SadbSens::default(),
+        data: vec![],
+    })
+    .unwrap();
+    b.extension(&Extension::Proposal {
+        replay: 32,
+        combs: vec![Comb::default()],
+    })
+    .unwrap();
+    b.extension(&Extension::Supported(
+        ExtType::SupportedAuth,
+        vec![SupportedAlg {
+            id: 2,
+            ivlen: 0,
+            min_bits: 128,
+            max_bits: 128,
+            reserved: 0,
+        }],
+    ))
+    .unwrap();
+    b.spirange(1, 2).unwrap();
+    b.extension(&Extension::KmPrivate(vec![0; 8])).unwrap();
+    b.policy(&Policy {
+        policy_type: PolicyType::Ipsec,
+        dir: Direction::Out,
+        reserved: 0,
+        id: 1,
+        priority: 2,
+        requests: vec![IpsecRequest {
+            proto: 50,
+            mode: Mode::Tunnel,
+            level: Level::Unique,
+            reqid: 3,
+            tunnel: Some(("10.0.0.1:0".parse().unwrap(), "10.0.0.2:0".parse().unwrap())),
+        }],
+    })
+    .unwrap();
+    b.sa2(&Sa2 {
+        mode: Mode::Transport,
+        sequence: 0,
+        reqid: 0,
+    })
+    .unwrap();
+    b.nat_t_type(2).unwrap();
+    b.nat_t_port(ExtType::NatTSport, 4500).unwrap();
+    b.sec_ctx(1, 1, b"ctx").unwrap();
+    b.extension(&Extension::KmAddress {
+        local: "10.0.0.1:0".parse().unwrap(),
+        remote: "10.0.0.2:0".parse().unwrap(),
+    })
+    .unwrap();
+    b.extension(&Extension::Filter(Filter {
+        src: "10.0.0.0".parse().unwrap(),
+        src_prefix: 8,
+        dst: "10.1.0.0".parse().unwrap(),
+        dst_prefix: 16,
+    }))
+    .unwrap();
+    b.raw_extension(&[0, 0, 30, 0, 1, 2, 3, 4]).unwrap();
+    b.finish().unwrap();
+
+    let r = run(&["decode", "--json"], &v);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let line: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    let m = &line["message"];
+    let mut keys: Vec<&str> = m.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "errno",
+            "errno_name",
+            "extensions",
+            "len",
+            "pid",
+            "reserved",
+            "satype",
+            "satype_id",
+            "seq",
+            "type",
+            "type_id"
+        ]
+    );
+    let expected: &[(&str, &[&str])] = &[
+        (
+            "SA",
+            &[
+                "auth",
+                "auth_id",
+                "encrypt",
+                "encrypt_id",
+                "flag_names",
+                "flags",
+                "replay",
+                "spi",
+                "spi_hex",
+                "state",
+            ],
+        ),
+        (
+            "LIFETIME_HARD",
+            &["addtime", "allocations", "bytes", "usetime"],
+        ),
+        (
+            "ADDRESS_SRC",
+            &[
+                "address",
+                "family",
+                "port",
+                "prefix_len",
+                "proto",
+                "proto_name",
+            ],
+        ),
+        (
+            "ADDRESS_DST",
+            &[
+                "address",
+                "family",
+                "flowinfo",
+                "port",
+                "prefix_len",
+                "proto",
+                "proto_name",
+                "scope_id",
+            ],
+        ),
+        ("KEY_AUTH", &["bits", "key"]),
+        (
+            "IDENTITY_SRC",
+            &["id", "ident_type", "ident_type_id", "text"],
+        ),
+        (
+            "SENSITIVITY",
+            &[
+                "bitmaps",
+                "dpd",
+                "integ_len",
+                "integ_level",
+                "sens_len",
+                "sens_level",
+            ],
+        ),
+        ("PROPOSAL", &["combs", "replay"]),
+        ("SUPPORTED_AUTH", &["algorithms"]),
+        ("SPIRANGE", &["max", "min"]),
+        ("X_KMPRIVATE", &["data"]),
+        (
+            "X_POLICY",
+            &["dir", "id", "policy_type", "priority", "requests"],
+        ),
+        ("X_SA2", &["mode", "reqid", "sequence"]),
+        ("X_NAT_T_TYPE", &["nat_t_type", "nat_t_type_id"]),
+        ("X_NAT_T_SPORT", &["port"]),
+        ("X_SEC_CTX", &["alg", "context", "doi"]),
+        ("X_KMADDRESS", &["local", "remote"]),
+        (
+            "X_FILTER",
+            &["dst", "dst_prefix_len", "family", "src", "src_prefix_len"],
+        ),
+        ("unknown(30)", &["data"]),
+    ];
+    let exts = m["extensions"].as_array().unwrap();
+    assert_eq!(exts.len(), expected.len());
+    for (e, (name, fields)) in exts.iter().zip(expected) {
+        assert_eq!(e["type"], *name);
+        let mut keys: Vec<&str> = e
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .filter(|k| *k != "type" && *k != "type_id")
+            .collect();
+        keys.sort_unstable();
+        assert_eq!(keys, *fields, "fields of {name}");
+    }
+    let comb = &exts[7]["combs"][0];
+    let mut comb_keys: Vec<&str> = comb
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    comb_keys.sort_unstable();
+    assert_eq!(
+        comb_keys,
+        [
+            "auth",
+            "auth_id",
+            "auth_max_bits",
+            "auth_min_bits",
+            "encrypt",
+            "encrypt_id",
+            "encrypt_max_bits",
+            "encrypt_min_bits",
+            "flags",
+            "hard",
+            "soft"
+        ]
+    );
+    assert_eq!(exts[8]["algorithms"][0]["name"], "hmac-md5");
+    let req = &exts[11]["requests"][0];
+    assert_eq!(req["proto"], "esp");
+    assert_eq!(req["proto_id"], 50);
+    assert_eq!(req["mode"], "tunnel");
+    assert_eq!(req["level"], "unique");
+    assert_eq!(req["reqid"], 3);
+    assert_eq!(req["tunnel"]["src"], "10.0.0.1");
+    assert_eq!(req["tunnel"]["dst"], "10.0.0.2");
+    assert_eq!(exts[15]["context"], "ctx");
+    assert_eq!(exts[16]["remote"]["address"], "10.0.0.2");
+    assert_eq!(exts[18]["data"], "01020304");
+    assert_eq!(exts[18]["type_id"], 30);
+}
