@@ -9,8 +9,15 @@ fn round_trip(bytes: &[u8]) {
     let repr = MessageRepr::parse(bytes).expect("the input is a valid message");
     let emitted = repr.to_bytes().expect("a parsed message can be emitted");
     let again = MessageRepr::parse(&emitted).expect("the emitted message parses");
-    assert_eq!(repr, again, "parse -> repr -> emit -> parse changed the message");
-    assert_eq!(again.to_bytes().expect("emit"), emitted, "emit is not canonical");
+    assert_eq!(
+        repr, again,
+        "parse -> repr -> emit -> parse changed the message"
+    );
+    assert_eq!(
+        again.to_bytes().expect("emit"),
+        emitted,
+        "emit is not canonical"
+    );
 }
 
 fn header(words: u16) -> Vec<u8> {
