@@ -57,6 +57,7 @@ pub mod client;
 pub mod error;
 pub mod message;
 pub mod policy;
+pub mod render;
 pub mod repr;
 pub mod socket;
 pub mod sockpolicy;

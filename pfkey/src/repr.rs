@@ -648,8 +648,14 @@ impl Extension {
     }
 }
 
+/// A filter whose family is neither IPv4 nor IPv6, kept raw: the 40-byte structure
+/// with its length field set to match (bytes after the structure are not kept, like
+/// every other fixed-size extension), so that emitting and re-parsing it gives the
+/// same value.
 fn f_bytes(f: &SadbXFilter) -> Vec<u8> {
-    zerocopy::IntoBytes::as_bytes(f).to_vec()
+    let mut w = *f;
+    w.len = U16::new((SadbXFilter::SIZE / WORD) as u16);
+    zerocopy::IntoBytes::as_bytes(&w).to_vec()
 }
 
 /// `as_bytes` under a name that does not clash with inherent methods.
