@@ -722,7 +722,7 @@ fn kernel_words(e: &io::Error, encoding: Option<Encoding>) -> String {
             Some(Encoding::Xfrm) => "no kernel module accepted the xfrm encoding: xfrm_user is not loaded (modprobe xfrm_user; running `ip xfrm state` also loads it), or use the PF_KEY encoding while af_key is loaded".to_string(),
             None => os_words(e),
         },
-        libc::EINVAL => "the kernel refused the policy as invalid (no IPsec key manager module loaded, a template the kernel does not accept, or an optional ('use') tunnel template in the outbound direction, refused since May 2023: Linux commit cf3128a7aca5)".to_string(),
+        libc::EINVAL => "the kernel refused the policy as invalid (no IPsec key manager module loaded, a template the kernel does not accept, or an optional ('use') tunnel template in the outbound direction, refused since May 2023: Linux commits 3d776e31c841 for xfrm and cf3128a7aca5 for af_key)".to_string(),
         libc::ENOPROTOOPT => "this kernel has no IPsec support (CONFIG_XFRM)".to_string(),
         libc::EMSGSIZE => "the policy is longer than the kernel accepts (one page)".to_string(),
         libc::ENOTSOCK => "not a socket".to_string(),

@@ -23,7 +23,7 @@ lab_cargo() {
 }
 
 # Builds everything; writes the test executables' paths to $LAB_OUT/tests.list and sets
-# LAB_PFKEY_BIN.
+# LAB_PFKEY_BIN, LAB_EXAMPLES_DIR and LAB_EXAMPLES (the example names).
 lab_build() {
     mkdir -p "$LAB_OUT"
     lab_say "building static binaries (target dir $LAB_TARGET)"
@@ -37,4 +37,14 @@ lab_build() {
     lab_cargo build -q -p pfkey-cli --bin pfkey || lab_die "building the pfkey CLI failed"
     LAB_PFKEY_BIN="$LAB_TARGET/$LAB_TRIPLE/release/pfkey"
     [[ -x $LAB_PFKEY_BIN ]] || lab_die "no pfkey binary at $LAB_PFKEY_BIN"
+    # The library's examples (pfkey/examples/*.rs), which the per-socket policy tests run.
+    lab_cargo build -q -p pfkey --examples || lab_die "building the pfkey examples failed"
+    LAB_EXAMPLES_DIR="$LAB_TARGET/$LAB_TRIPLE/release/examples"
+    LAB_EXAMPLES=()
+    local ex
+    for ex in "$REPO_ROOT"/pfkey/examples/*.rs; do
+        ex="$(basename "$ex" .rs)"
+        [[ -x $LAB_EXAMPLES_DIR/$ex ]] || lab_die "no example binary at $LAB_EXAMPLES_DIR/$ex"
+        LAB_EXAMPLES+=("$ex")
+    done
 }

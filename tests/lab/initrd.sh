@@ -68,6 +68,11 @@ lab_initrd() {
         cp "$t" "$root/lab/tests/${name%-*}"
     done <"$LAB_OUT/tests.list"
     cp "$LAB_PFKEY_BIN" "$root/bin/pfkey"
+    mkdir -p "$root/lab/examples"
+    local ex
+    for ex in "${LAB_EXAMPLES[@]}"; do
+        cp "$LAB_EXAMPLES_DIR/$ex" "$root/lab/examples/$ex"
+    done
 
     cp "$LAB_DIR/init" "$root/init"
     chmod 755 "$root/init"
