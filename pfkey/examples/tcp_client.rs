@@ -10,7 +10,11 @@
 //! socket is made with `socket2` first. The program sends the message, closes its
 //! sending side, prints the server's echo on standard output, and exits 0 when the
 //! echo matches. Setting the policy needs `CAP_NET_ADMIN` (exit status 77 without).
-//! See `examples/README.md` for a walkthrough.
+//!
+//! Without an SA, Linux fails the connect at once (`EAGAIN`) and sends an ACQUIRE to
+//! the registered key managers; `--retries N` tries again a second later, by when a
+//! key manager such as `keymgr.rs` has installed the SAs. See `examples/README.md`
+//! for a walkthrough.
 
 mod common;
 
@@ -19,18 +23,23 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use pfkey::sockpolicy;
+use pfkey::sockpolicy::{self, Encoding, SocketPolicy};
 use socket2::{Domain, Socket, Type};
 
 const USAGE: &str = "usage: tcp_client ADDR:PORT [--message TEXT] [--timeout SECS] [policy options]
 
   --message TEXT     what to send (default: \"hello over ESP\")
-  --timeout SECS     give up connecting or reading after this long (default 10)";
+  --timeout SECS     give up connecting or reading after this long (default 10)
+  --retries N        if connecting fails for want of an SA (EAGAIN) or times out,
+                     try again up to N times, a second apart
+                     (default 0; with a per-socket policy and no SA yet Linux fails
+                     the connect at once, and a key manager needs a moment)";
 
 struct Args {
     server: SocketAddr,
     message: String,
     timeout: Duration,
+    retries: u32,
     policy: common::PolicyOptions,
 }
 
@@ -38,6 +47,7 @@ fn parse_args() -> Result<Args, String> {
     let mut server = None;
     let mut message = "hello over ESP".to_string();
     let mut timeout = Duration::from_secs(10);
+    let mut retries = 0;
     let mut policy = common::PolicyOptions::default();
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -46,6 +56,12 @@ fn parse_args() -> Result<Args, String> {
         }
         match arg.as_str() {
             "--message" => message = it.next().ok_or("--message needs TEXT")?,
+            "--retries" => {
+                let v = it.next().ok_or("--retries needs N")?;
+                retries = v
+                    .parse()
+                    .map_err(|_| format!("--retries '{v}' is not a whole number"))?;
+            }
             "--timeout" => {
                 let v = it.next().ok_or("--timeout needs SECS")?;
                 let secs: f64 = v
@@ -74,6 +90,7 @@ fn parse_args() -> Result<Args, String> {
         server: server.ok_or(format!("which server? give ADDR:PORT\n{USAGE}"))?,
         message,
         timeout,
+        retries,
         policy,
     })
 }
@@ -93,37 +110,54 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let sock = match Socket::new(Domain::for_address(args.server), Type::STREAM, None) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("tcp_client: cannot create a socket: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    // The policy first: the SYN is the first packet that needs it.
-    if let Some(p) = &policy {
-        if let Err(e) = sockpolicy::apply_both(&sock, p, args.policy.encoding) {
-            return common::apply_failure("tcp_client", &e);
-        }
+    if let Some(w) = args.policy.warning() {
+        eprintln!("tcp_client: {w}");
     }
     eprintln!(
         "tcp_client: connecting to {}, {}",
         args.server,
         args.policy.describe()
     );
-    if let Err(e) = sock.connect_timeout(&args.server.into(), args.timeout) {
-        let hint = if policy.is_some() && e.kind() == std::io::ErrorKind::TimedOut {
-            " (with an IPsec policy and no SA the kernel drops the packets until a key \
-             manager installs one: is one running, or are the SAs there?)"
-        } else {
-            ""
-        };
-        eprintln!(
-            "tcp_client: connecting to {} failed: {e}{hint}",
-            args.server
-        );
-        return ExitCode::FAILURE;
-    }
+    let mut attempt = 0;
+    let sock = loop {
+        match connect(&args, policy.as_ref()) {
+            Ok(s) => break s,
+            Err(Failure::Policy(e)) => return common::apply_failure("tcp_client", &e),
+            // EAGAIN: no SA yet; a timeout: the SA may come.
+            Err(Failure::Connect(e))
+                if attempt < args.retries
+                    && (e.raw_os_error() == Some(libc::EAGAIN)
+                        || e.kind() == std::io::ErrorKind::TimedOut) =>
+            {
+                attempt += 1;
+                eprintln!(
+                    "tcp_client: connecting failed: {e}; retrying ({attempt}/{})",
+                    args.retries
+                );
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            Err(Failure::Connect(e)) => {
+                let ipsec = matches!(policy, Some(SocketPolicy::Ipsec(_)));
+                let hint = match e.raw_os_error() {
+                    Some(libc::EAGAIN) if ipsec => {
+                        " (no SA yet: Linux fails a connect through a per-socket policy at \
+                         once and asks the key managers for SAs; is one running? --retries \
+                         gives it time to answer)"
+                    }
+                    Some(libc::EINVAL) if ipsec && args.policy.encoding == Encoding::PfKey => {
+                        " (Linux cannot send through IPsec policies set with IP_IPSEC_POLICY \
+                         once their SAs exist; use --encoding xfrm)"
+                    }
+                    _ => "",
+                };
+                eprintln!(
+                    "tcp_client: connecting to {} failed: {e}{hint}",
+                    args.server
+                );
+                return ExitCode::FAILURE;
+            }
+        }
+    };
     let mut stream: TcpStream = sock.into();
     match exchange(&mut stream, args.message.as_bytes(), args.timeout) {
         Ok(reply) => {
@@ -139,6 +173,32 @@ fn main() -> ExitCode {
             eprintln!("tcp_client: {}: {e}", args.server);
             ExitCode::FAILURE
         }
+    }
+}
+
+enum Failure {
+    Policy(pfkey::sockpolicy::ApplyError),
+    Connect(std::io::Error),
+}
+
+/// A new socket with the policy set, connected (blocking, bounded by `--timeout`
+/// through `SO_SNDTIMEO`, so that the kernel's own error comes back).
+fn connect(args: &Args, policy: Option<&SocketPolicy>) -> Result<Socket, Failure> {
+    let sock = Socket::new(Domain::for_address(args.server), Type::STREAM, None)
+        .map_err(Failure::Connect)?;
+    // The policy first: the SYN is the first packet that needs it.
+    if let Some(p) = policy {
+        sockpolicy::apply_both(&sock, p, args.policy.encoding).map_err(Failure::Policy)?;
+    }
+    sock.set_write_timeout(Some(args.timeout))
+        .map_err(Failure::Connect)?;
+    match sock.connect(&args.server.into()) {
+        Ok(()) => Ok(sock),
+        // A blocking connect that runs into SO_SNDTIMEO reports EINPROGRESS.
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Err(Failure::Connect(
+            std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out"),
+        )),
+        Err(e) => Err(Failure::Connect(e)),
     }
 }
 

@@ -80,6 +80,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(w) = args.policy.warning() {
+        eprintln!("tcp_server: {w}");
+    }
     let sock = match Socket::new(Domain::for_address(args.listen), Type::STREAM, None) {
         Ok(s) => s,
         Err(e) => {

@@ -44,6 +44,12 @@
 //!   Do not rely on that to upgrade a connection: whatever was sent before went in
 //!   clear.
 //! - UDP sockets are checked per packet; set the policy before the first send.
+//! - With no SA yet, Linux fails a TCP `connect()` through a per-socket policy at
+//!   once with `EAGAIN` (a UDP `send` likewise), after sending the ACQUIRE to the
+//!   key managers; global policies instead route the packets into a blackhole while
+//!   `net.core.xfrm_larval_drop` is set, so that TCP retransmits into the SA once it
+//!   exists. Applications retry once the key manager has answered (the example
+//!   client's `--retries`). Observed on Linux 6.1 in the kernel lab.
 //!
 //! # Privileges
 //!
@@ -88,8 +94,11 @@
 //! | `IP_IPSEC_POLICY` 16 (`IPPROTO_IP`), `IPV6_IPSEC_POLICY` 34 (`IPPROTO_IPV6`) | a PF_KEY `sadb_x_policy` with requests ([`Encoding::PfKey`]) | `af_key` (only while it is loaded) |
 //! | `IP_XFRM_POLICY` 17, `IPV6_XFRM_POLICY` 35 | `xfrm_userpolicy_info` + `xfrm_user_tmpl`s ([`Encoding::Xfrm`]) | `xfrm_user`; can restrict algorithms |
 //!
-//! [`Encoding::detect`] picks PF_KEY when af_key is loaded (`/proc/net/pfkey`
-//! exists) and xfrm otherwise. Only the xfrm encoding can restrict algorithms
+//! [`Encoding::detect`] picks xfrm whenever `xfrm_user` is available, PF_KEY only
+//! as a fallback: an IPsec policy set through `IP_IPSEC_POLICY` is accepted, sends
+//! ACQUIREs, and checks inbound packets, but no packet can be sent through its SAs
+//! (`EINVAL`, see [`Encoding::PfKey`]). Bypass and discard work with both. Only the
+//! xfrm encoding can restrict algorithms
 //! ([`AlgorithmMask`]): Linux offers only the allowed combinations in the ACQUIRE's
 //! proposal, and on input accepts only SAs whose authentication algorithm is allowed
 //! (`xfrm_state_ok`); it does not check the algorithms of outbound SAs, which the key
@@ -170,7 +179,10 @@ impl Family {
 /// How the policy is handed to the kernel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {
-    /// `IP_IPSEC_POLICY` with a PF_KEY blob; needs `af_key` loaded.
+    /// `IP_IPSEC_POLICY` with a PF_KEY blob; needs `af_key` loaded. Fine for
+    /// [`SocketPolicy::Bypass`] and [`SocketPolicy::Discard`] (the IKE daemons' use);
+    /// **IPsec policies set this way fail every send with `EINVAL` once their SAs
+    /// exist** (see [`Encoding::detect`]).
     PfKey,
     /// `IP_XFRM_POLICY` with xfrm structures; works without `af_key` (needs
     /// `xfrm_user`, which opening an XFRM netlink socket, e.g. `ip xfrm state`,
@@ -183,11 +195,23 @@ pub enum Encoding {
 pub const PFKEY_PROC: &str = "/proc/net/pfkey";
 
 impl Encoding {
-    /// What works on the running kernel: [`Encoding::PfKey`] while af_key is loaded
-    /// ([`PFKEY_PROC`] exists), else [`Encoding::Xfrm`], the encoding that survives
-    /// af_key's removal from Linux.
+    /// What works on the running kernel: [`Encoding::Xfrm`] when XFRM netlink
+    /// (`xfrm_user`) is there ([`crate::sys::xfrm_netlink_available`], which also
+    /// loads the module on demand, as `ip xfrm` does); else [`Encoding::PfKey`] while
+    /// af_key is loaded ([`PFKEY_PROC`] exists); else `Xfrm`, whose error then says
+    /// what is missing.
+    ///
+    /// Xfrm is preferred even while af_key is loaded because IPsec policies set
+    /// through `IP_IPSEC_POLICY` cannot carry traffic on Linux: af_key's
+    /// `pfkey_compile_policy` leaves the policy's selector family at 0, and
+    /// `xfrm_bundle_create` takes the family from it, so once the SAs exist every
+    /// send fails with `EINVAL` (`XfrmOutBundleGenError`; observed on Linux 6.1 in the
+    /// kernel lab). Bypass and discard, which need no SA, work with both encodings,
+    /// as does the ACQUIRE for a missing SA.
     pub fn detect() -> Encoding {
-        if std::path::Path::new(PFKEY_PROC).exists() {
+        if crate::sys::xfrm_netlink_available() {
+            Encoding::Xfrm
+        } else if std::path::Path::new(PFKEY_PROC).exists() {
             Encoding::PfKey
         } else {
             Encoding::Xfrm
@@ -603,6 +627,7 @@ pub fn apply(
             option: encoding.option_name(family),
             dir: Some(dir),
             encoding: Some(encoding),
+            af_key_loaded: std::path::Path::new(PFKEY_PROC).exists(),
             source,
         }
     })
@@ -631,6 +656,7 @@ pub fn clear(socket: &impl AsFd) -> Result<(), ApplyError> {
             option: Encoding::Xfrm.option_name(family),
             dir: None,
             encoding: None,
+            af_key_loaded: false,
             source,
         }
     })
@@ -660,7 +686,7 @@ pub enum ApplyError {
         family: i32,
     },
     /// The kernel refused the `setsockopt`.
-    #[error("setsockopt {option}{}: {}", dir.map(|d| format!(" ({d})")).unwrap_or_default(), kernel_words(source, *encoding))]
+    #[error("setsockopt {option}{}: {}", dir.map(|d| format!(" ({d})")).unwrap_or_default(), kernel_words(source, *encoding, *af_key_loaded))]
     Kernel {
         /// `IP_IPSEC_POLICY`, `IPV6_XFRM_POLICY`, …
         option: &'static str,
@@ -668,6 +694,9 @@ pub enum ApplyError {
         dir: Option<SocketDirection>,
         /// The encoding used; `None` for [`clear`].
         encoding: Option<Encoding>,
+        /// Whether af_key was loaded when the kernel refused (it changes what
+        /// `EOPNOTSUPP` means for the PF_KEY encoding).
+        af_key_loaded: bool,
         /// The OS error.
         #[source]
         source: io::Error,
@@ -711,13 +740,19 @@ fn os_words(e: &io::Error) -> String {
 
 /// The kernel's answer in words (ip_setsockopt / ipv6_setsockopt, `xfrm_user_policy`,
 /// af_key `pfkey_compile_policy`, xfrm_user `xfrm_compile_policy`).
-fn kernel_words(e: &io::Error, encoding: Option<Encoding>) -> String {
+///
+/// `xfrm_user_policy` asks every registered key manager module in turn and reports
+/// the **last** one's error, so while both af_key and xfrm_user are loaded (af_key
+/// first), a PF_KEY blob that af_key refuses comes back as xfrm_user's `EOPNOTSUPP`
+/// ("not my option") instead of af_key's `EINVAL` (observed on Linux 6.1).
+fn kernel_words(e: &io::Error, encoding: Option<Encoding>, af_key_loaded: bool) -> String {
     let Some(n) = e.raw_os_error() else {
         return e.to_string();
     };
     let words = match n {
         libc::EPERM => "not permitted: per-socket IPsec policies need CAP_NET_ADMIN in the socket's network namespace, for every policy (IPsec, bypass, discard) and for clearing".to_string(),
         libc::EOPNOTSUPP => match encoding {
+            Some(Encoding::PfKey) if af_key_loaded => "af_key refused the policy (the kernel reports the EOPNOTSUPP of xfrm_user, the last module asked, instead of af_key's EINVAL): check the templates; optional ('use') tunnel templates are refused in the outbound direction since May 2023 (Linux commit cf3128a7aca5)".to_string(),
             Some(Encoding::PfKey) => "no kernel module accepted the PF_KEY encoding: af_key is not loaded (modprobe af_key), or use the xfrm encoding".to_string(),
             Some(Encoding::Xfrm) => "no kernel module accepted the xfrm encoding: xfrm_user is not loaded (modprobe xfrm_user; running `ip xfrm state` also loads it), or use the PF_KEY encoding while af_key is loaded".to_string(),
             None => os_words(e),
@@ -1056,8 +1091,10 @@ mod tests {
     }
 
     #[test]
-    fn encoding_detection_follows_proc_net_pfkey() {
-        let want = if std::path::Path::new(PFKEY_PROC).exists() {
+    fn encoding_detection_prefers_xfrm_netlink() {
+        let want = if crate::sys::xfrm_netlink_available() {
+            Encoding::Xfrm
+        } else if std::path::Path::new(PFKEY_PROC).exists() {
             Encoding::PfKey
         } else {
             Encoding::Xfrm
@@ -1074,6 +1111,7 @@ mod tests {
             option: "IP_IPSEC_POLICY",
             dir: Some(SocketDirection::Out),
             encoding: Some(Encoding::PfKey),
+            af_key_loaded: true,
             source: io::Error::from_raw_os_error(libc::EPERM),
         };
         assert!(e.is_permission_denied());
@@ -1087,13 +1125,34 @@ mod tests {
             option: "IP_XFRM_POLICY",
             dir: Some(SocketDirection::In),
             encoding: Some(Encoding::Xfrm),
+            af_key_loaded: true,
             source: io::Error::from_raw_os_error(libc::EOPNOTSUPP),
         };
         assert!(e.to_string().contains("xfrm_user is not loaded"), "{e}");
+        let refused = |af_key_loaded| ApplyError::Kernel {
+            option: "IP_IPSEC_POLICY",
+            dir: Some(SocketDirection::Out),
+            encoding: Some(Encoding::PfKey),
+            af_key_loaded,
+            source: io::Error::from_raw_os_error(libc::EOPNOTSUPP),
+        };
+        assert!(
+            refused(true)
+                .to_string()
+                .contains("af_key refused the policy"),
+            "{}",
+            refused(true)
+        );
+        assert!(
+            refused(false).to_string().contains("af_key is not loaded"),
+            "{}",
+            refused(false)
+        );
         let e = ApplyError::Kernel {
             option: "IP_XFRM_POLICY",
             dir: None,
             encoding: None,
+            af_key_loaded: false,
             source: io::Error::from_raw_os_error(libc::EBADF),
         };
         assert_eq!(

@@ -8,6 +8,10 @@
 //!   [`crate::policy::Policy::to_bytes`]) and `IP_XFRM_POLICY` / `IPV6_XFRM_POLICY`,
 //!   whose values nix has no type for.
 //!
+//! - [`xfrm_netlink_available`]: `socket(AF_NETLINK, SOCK_RAW, NETLINK_XFRM)`, which nix's
+//!   closed `SockProtocol` enum cannot name either; used to tell whether `xfrm_user`
+//!   (the handler of `IP_XFRM_POLICY`) is there.
+//!
 //! Everything else (send, receive, poll, ordinary socket options) goes through nix.
 #![allow(unsafe_code)]
 
@@ -40,6 +44,30 @@ pub fn pfkey_socket() -> io::Result<OwnedFd> {
     // for this call; nothing else in the process knows it, so `OwnedFd` becomes its
     // sole owner and closes it exactly once.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Whether the kernel has XFRM netlink (`xfrm_user`): opens and closes an
+/// `AF_NETLINK`/`NETLINK_XFRM` socket. Creating it needs no privilege, and on a kernel
+/// where `xfrm_user` is a module that is not loaded yet, the attempt loads it
+/// (`netlink_create` → `request_module("net-pf-16-proto-6")`), just as `ip xfrm`
+/// does. `false` when the kernel answers `EPROTONOSUPPORT` (no `xfrm_user`) or the
+/// socket cannot be made for another reason.
+pub fn xfrm_netlink_available() -> bool {
+    // SAFETY: socket(2) takes three integers and touches no memory of ours.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            libc::NETLINK_XFRM,
+        )
+    };
+    if fd < 0 {
+        return false;
+    }
+    // SAFETY: `fd` is non-negative, so it is a descriptor the kernel has just created
+    // for this call and nothing else owns; the `OwnedFd` closes it once, right here.
+    drop(unsafe { OwnedFd::from_raw_fd(fd) });
+    true
 }
 
 /// `setsockopt(fd, level, name, value, len)` with a byte blob; `None` passes a null

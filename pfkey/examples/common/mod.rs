@@ -122,6 +122,15 @@ impl PolicyOptions {
         Ok(Some(p))
     }
 
+    /// A warning about a combination that Linux accepts but that cannot work.
+    pub fn warning(&self) -> Option<&'static str> {
+        let ipsec = matches!(self.policy.as_str(), "esp" | "ah" | "esp+ah");
+        (ipsec && self.encoding == Encoding::PfKey).then_some(
+            "warning: Linux cannot send through IPsec policies set with IP_IPSEC_POLICY \
+             (the PF_KEY encoding) once their SAs exist (EINVAL); use --encoding xfrm",
+        )
+    }
+
     /// A one-line description for the program's first output line.
     pub fn describe(&self) -> String {
         if self.policy == "none" {

@@ -25,6 +25,7 @@ use pfkey::Client;
 use pfkey_kernel_tests::cmd::Run;
 use pfkey_kernel_tests::xfrm::state_packets;
 use pfkey_kernel_tests::{as_nobody, fresh_netns, veth_link, xfrm_policy, Netns, VethLink};
+use socket2::{Domain, Socket, Type};
 
 // ----- helpers -----
 
@@ -308,7 +309,8 @@ fn probe_in(cmd: &mut Command) -> Vec<(String, i32)> {
         .stdout
         .lines()
         .filter_map(|l| {
-            let mut w = l.strip_prefix("PROBE ")?.split(' ');
+            // The first probe line follows libtest's "test privilege_probe ... ".
+            let mut w = l.split_once("PROBE ")?.1.split(' ');
             Some((w.next()?.to_string(), w.next()?.parse().ok()?))
         })
         .collect();
@@ -478,13 +480,25 @@ fn outbound_optional_tunnel_templates_are_refused_per_socket_too() {
         "192.0.2.2".parse().unwrap(),
     )
     .with_level(Level::Use)]);
-    for enc in [Encoding::PfKey, Encoding::Xfrm] {
+    // xfrm_user refuses with EINVAL. af_key refuses too, but the kernel reports the
+    // last key manager module's answer, xfrm_user's EOPNOTSUPP for an option that is
+    // not its own (af_key is loaded first in the lab).
+    for (enc, errno) in [
+        (Encoding::Xfrm, libc::EINVAL),
+        (Encoding::PfKey, libc::EOPNOTSUPP),
+    ] {
         let s = UdpSocket::bind("127.0.0.1:0").expect("udp");
         sockpolicy::apply(&s, SocketDirection::In, &tunnel, enc).expect("inbound is accepted");
         let e = sockpolicy::apply(&s, SocketDirection::Out, &tunnel, enc).unwrap_err();
-        assert_eq!(e.errno(), Some(libc::EINVAL), "{enc}: {e}");
+        assert_eq!(e.errno(), Some(errno), "{enc}: {e}");
         assert!(e.to_string().contains("cf3128a7aca5"), "{e}");
     }
+    assert_eq!(
+        Encoding::detect(),
+        Encoding::Xfrm,
+        "xfrm_user is loaded in the lab"
+    );
+    assert!(pfkey::sys::xfrm_netlink_available());
 }
 
 // ----- ACQUIRE and algorithm masks -----
@@ -530,7 +544,9 @@ fn algorithm_masks_shape_the_acquire_proposal_and_pfkey_templates_propose_nothin
         Encoding::Xfrm,
     )
     .expect("apply");
-    let _ = s.send_to(b"x", "10.9.0.2:9");
+    // No SA yet: the send fails at once (no blackhole route as for global policies).
+    let e = s.send_to(b"x", "10.9.0.2:9").unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::EAGAIN), "{e}");
     let a = next_acquire(&mut events);
     assert_eq!(
         (a.src.addr.ip(), a.dst.addr.ip()),
@@ -611,22 +627,75 @@ fn examples_exchange_data_over_esp_with_both_encodings_and_a_plain_socket_is_not
     exchange_over_esp(
         &link,
         7001,
-        &["--encoding", "pfkey"],
-        "hello over ESP (pfkey)",
-    );
-    exchange_over_esp(
-        &link,
-        7002,
         &["--encoding", "xfrm", "--algorithms", "md5"],
         "hello over ESP (xfrm, aes-cbc + hmac-md5)",
     );
     exchange_over_esp(
         &link,
-        7003,
+        7002,
         &["--encoding", "xfrm"],
         "hello over ESP (xfrm)",
     );
-    plain_exchange_is_not_protected(&link, 7004);
+    plain_exchange_is_not_protected(&link, 7003);
+    // The PF_KEY encoding: the connect fails with EINVAL once the SA exists, because
+    // af_key leaves the socket policy's selector family at 0 and xfrm_bundle_create
+    // takes the family from it.
+    let before = state_packets(SPI_FWD);
+    let addr = SocketAddr::new(link.right_addr, 7004);
+    let server = start_server(&link.right, addr, &["--encoding", "xfrm"]);
+    let run = run_client(&link.left, addr, "pfkey", &["--encoding", "pfkey"]);
+    assert!(!run.ok(), "{run:?}");
+    assert!(
+        run.stderr
+            .contains("warning: Linux cannot send through IPsec policies set with IP_IPSEC_POLICY")
+            && run.stderr.contains("(os error 22)")
+            && run.stderr.contains("use --encoding xfrm)"),
+        "{run:?}"
+    );
+    assert_eq!(state_packets(SPI_FWD), before, "nothing was sent");
+    drop(server);
+}
+
+#[test]
+fn pfkey_encoded_ipsec_policies_do_check_inbound_traffic() {
+    let _ns = fresh_netns();
+    let link = veth_link("10.85.0.1/24", "10.85.0.2/24");
+    for ns in [&link.left, &link.right] {
+        install_sas(ns, &MD5_KEYS, link.left_addr, link.right_addr);
+    }
+    // The listener requires ESP inbound through IP_IPSEC_POLICY and has no outbound
+    // policy; the client sends through an xfrm-encoded outbound policy and takes the
+    // replies in clear.
+    let addr = SocketAddr::new(link.right_addr, 7001);
+    let listener = link.right.enter(|| {
+        let l = TcpListener::bind(addr).expect("listen");
+        sockpolicy::apply(
+            &l,
+            SocketDirection::In,
+            &SocketPolicy::esp(),
+            Encoding::PfKey,
+        )
+        .expect("inbound policy");
+        l
+    });
+    let connect = |policy: Option<&SocketPolicy>| -> std::io::Result<TcpStream> {
+        let s = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+        if let Some(p) = policy {
+            sockpolicy::apply(&s, SocketDirection::Out, p, Encoding::Xfrm).expect("apply");
+        }
+        s.connect_timeout(&addr.into(), Duration::from_secs(2))?;
+        Ok(s.into())
+    };
+    let mut conn = connect(Some(&SocketPolicy::esp())).expect("connect over ESP");
+    let (mut accepted, _) = listener.accept().expect("accept");
+    conn.write_all(b"esp").expect("write");
+    let mut b = [0u8; 3];
+    accepted.read_exact(&mut b).expect("read");
+    assert_eq!(&b, b"esp");
+    assert!(link.right.enter(|| state_packets(SPI_FWD)) > 0);
+    // Without ESP the SYN is dropped by the listener's inbound policy.
+    let e = connect(None).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::TimedOut, "{e}");
 }
 
 #[test]
@@ -645,8 +714,8 @@ fn examples_over_ipv6_with_a_modern_algorithm_choice() {
     exchange_over_esp(
         &link,
         7002,
-        &["--encoding", "pfkey"],
-        "hello over ESP (IPv6, pfkey)",
+        &["--encoding", "xfrm"],
+        "hello over ESP (IPv6)",
     );
     plain_exchange_is_not_protected(&link, 7003);
 }
@@ -798,24 +867,23 @@ fn bypass_on_a_socket_passes_in_clear_under_a_global_require_policy() {
 
 // ----- the ACQUIRE path with the example key manager -----
 
-fn acquire_path(enc: &str, extra: &[&str]) {
-    let _ns = fresh_netns();
-    let link = veth_link("10.84.0.1/24", "10.84.0.2/24");
-    // The server's host is keyed already; the client's host has no SA at all.
+/// The ACQUIRE path: the server's host is keyed, the client's host is not. Returns the
+/// keymgr's answer line and the client's final run.
+fn acquire_path(link: &VethLink, args: &[&str]) -> (String, Run) {
     install_sas(&link.right, &MD5_KEYS, link.left_addr, link.right_addr);
     let addr = SocketAddr::new(link.right_addr, 7000);
-    let mut args = vec!["--encoding", enc];
-    args.extend_from_slice(extra);
-    let mut server = start_server(&link.right, addr, &args);
+    let mut server = start_server(&link.right, addr, args);
 
-    // 1. No SA, a registered observer: the kernel asks, nothing passes.
+    // 1. No SA, a registered observer: the kernel asks, nothing passes. The connect
+    //    fails at once (EAGAIN): per-socket policies get no blackhole route.
     let mut events = client();
     events.register(SaType::Esp).expect("register");
-    let mut client_args = args.clone();
-    client_args.extend(["--timeout", "2"]);
-    let run = run_client(&link.left, addr, "too early", &client_args);
+    let run = run_client(&link.left, addr, "too early", args);
     assert!(!run.ok(), "connected without SAs: {run:?}");
-    assert!(run.stderr.contains("is one running"), "{run:?}");
+    assert!(
+        run.stderr.contains("(os error 11)") && run.stderr.contains("no SA yet"),
+        "{run:?}"
+    );
     let a = next_acquire(&mut events);
     assert_eq!(
         (a.satype, a.src.addr.ip(), a.dst.addr.ip()),
@@ -836,10 +904,11 @@ fn acquire_path(enc: &str, extra: &[&str]) {
         "nothing arrived"
     );
     drop(events);
-    // Drop the larval SA, so that the next attempt asks again.
+    // Drop the larval SA, so that the next attempt asks again at once.
     client().flush(SaType::Unspec).expect("flush");
 
-    // 2. The key manager answers: GETSPI with the ACQUIRE's seq, UPDATE, ADD.
+    // 2. The key manager answers: GETSPI with the ACQUIRE's seq, UPDATE, ADD; the
+    //    client's second attempt finds the SAs.
     let keys = key_file(&MD5_KEYS, link.left_addr, link.right_addr);
     let mut km = Spawned::start(
         {
@@ -850,30 +919,37 @@ fn acquire_path(enc: &str, extra: &[&str]) {
         "keymgr",
     );
     km.wait_for("registered for esp", Duration::from_secs(5));
-    let mut client_args = args.clone();
-    client_args.extend(["--timeout", "15"]);
-    let run = run_client(&link.left, addr, "after the acquire", &client_args);
-    assert!(run.ok(), "{run:?}; keymgr: {:?}", km.output());
-    assert_eq!(run.stdout.trim(), "after the acquire");
+    let mut retry = args.to_vec();
+    retry.extend(["--retries", "5"]);
+    let run = run_client(&link.left, addr, "after the acquire", &retry);
     let line = km.wait_for("acquire seq", Duration::from_secs(5));
-    assert!(
-        line.contains("getspi 0x00001001, update (aes-cbc + hmac-md5), add 0x00001002"),
-        "{line}"
-    );
     assert_eq!(km.wait_exit(Duration::from_secs(5)), 0);
-    assert_eq!(server.wait_exit(Duration::from_secs(5)), 0);
-    assert!(state_packets(SPI_FWD) > 0 && state_packets(SPI_BACK) > 0);
     let _ = std::fs::remove_file(keys);
+    (line, run)
+}
+
+const KEYMGR_ANSWER: &str = "getspi 0x00001001, update (aes-cbc + hmac-md5), add 0x00001002";
+
+#[test]
+fn without_sas_the_kernel_acquires_and_the_example_key_manager_completes_the_connection() {
+    let _ns = fresh_netns();
+    let link = veth_link("10.84.0.1/24", "10.84.0.2/24");
+    let (line, run) = acquire_path(&link, &["--encoding", "xfrm", "--algorithms", "md5"]);
+    assert!(line.contains(KEYMGR_ANSWER), "{line}");
+    assert!(run.ok(), "{run:?}");
+    assert_eq!(run.stdout.trim(), "after the acquire");
+    assert!(state_packets(SPI_FWD) > 0 && state_packets(SPI_BACK) > 0);
 }
 
 #[test]
-fn without_sas_the_kernel_acquires_and_the_example_key_manager_completes_the_connection_pfkey() {
-    acquire_path("pfkey", &[]);
-}
-
-#[test]
-fn without_sas_the_kernel_acquires_and_the_example_key_manager_completes_the_connection_xfrm() {
-    acquire_path("xfrm", &["--algorithms", "md5"]);
+fn with_the_pfkey_encoding_the_kernel_acquires_but_cannot_send_once_the_sas_exist() {
+    let _ns = fresh_netns();
+    let link = veth_link("10.86.0.1/24", "10.86.0.2/24");
+    let (line, run) = acquire_path(&link, &["--encoding", "pfkey"]);
+    assert!(line.contains(KEYMGR_ANSWER), "{line}");
+    assert!(!run.ok(), "{run:?}");
+    assert!(run.stderr.contains("(os error 22)"), "{run:?}");
+    assert_eq!(state_packets(SPI_FWD), 0, "nothing went out through the SA");
 }
 
 #[test]
