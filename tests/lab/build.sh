@@ -47,4 +47,6 @@ lab_build() {
         [[ -x $LAB_EXAMPLES_DIR/$ex ]] || lab_die "no example binary at $LAB_EXAMPLES_DIR/$ex"
         LAB_EXAMPLES+=("$ex")
     done
+    lab_cargo build -q -p pfkey-bench --bin pfkey-bench || lab_die "building pfkey-bench failed"
+    LAB_BENCH_BIN="$LAB_TARGET/$LAB_TRIPLE/release/pfkey-bench"
 }

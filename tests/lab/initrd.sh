@@ -73,6 +73,7 @@ lab_initrd() {
     for ex in "${LAB_EXAMPLES[@]}"; do
         cp "$LAB_EXAMPLES_DIR/$ex" "$root/lab/examples/$ex"
     done
+    cp "$LAB_BENCH_BIN" "$root/bin/pfkey-bench"
 
     cp "$LAB_DIR/init" "$root/init"
     chmod 755 "$root/init"
