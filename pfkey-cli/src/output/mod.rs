@@ -6,6 +6,7 @@
 //! notes, never errors; `-v` adds notes.
 
 pub mod json;
+pub mod spd;
 pub mod text;
 
 use std::io::{self, BufWriter, Stdout, Write};
