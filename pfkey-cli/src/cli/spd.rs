@@ -97,7 +97,7 @@ Examples:
 #[command(group(ArgGroup::new("which").required(true).args(["id", "dir"])))]
 pub struct SpdRefArgs {
     /// The policy's id (from spddump or -v of spdadd): decimal or 0x hex.
-    #[arg(long, value_name = "ID", conflicts_with_all = ["src", "dst", "proto", "sport", "dport", "icmp_type", "icmp_code"], help_heading = "Policy")]
+    #[arg(long, value_name = "ID", allow_negative_numbers = true, conflicts_with_all = ["src", "dst", "proto", "sport", "dport", "icmp_type", "icmp_code"], help_heading = "Policy")]
     pub id: Option<String>,
     /// What the policy matches (with --dir; the same values it was added with).
     #[command(flatten)]

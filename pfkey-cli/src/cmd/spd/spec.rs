@@ -90,7 +90,12 @@ fn host_bits(ip: IpAddr, len: u8) -> bool {
     if keep >= width {
         return false;
     }
-    let mask = (1u128 << (width - keep)) - 1;
+    let free = width - keep;
+    let mask = if free >= 128 {
+        u128::MAX
+    } else {
+        (1u128 << free) - 1
+    };
     bits & mask != 0
 }
 
@@ -552,6 +557,9 @@ mod tests {
         assert!(!host_bits("10.0.0.0".parse().unwrap(), 24));
         assert!(!host_bits("10.0.0.1".parse().unwrap(), 32));
         assert!(host_bits("2001:db8::1".parse().unwrap(), 64));
+        assert!(!host_bits("::".parse().unwrap(), 0));
+        assert!(host_bits("::1".parse().unwrap(), 0));
+        assert!(!host_bits("0.0.0.0".parse().unwrap(), 0));
     }
 
     #[test]
