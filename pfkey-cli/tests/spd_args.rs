@@ -65,7 +65,10 @@ fn spdadd(edit: &[(&str, &str)]) -> Vec<String> {
 }
 
 /// Options to change in the valid `spdadd`, and the words the refusal must contain.
-type Case = (&'static [(&'static str, &'static str)], &'static [&'static str]);
+type Case = (
+    &'static [(&'static str, &'static str)],
+    &'static [&'static str],
+);
 
 fn strs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()

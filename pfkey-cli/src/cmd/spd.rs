@@ -65,6 +65,11 @@ fn refused(e: Error, policy: Option<&pfkey::policy::Policy>, id: Option<u32>) ->
         return Failure::from(e);
     }
     let op = op.to_string();
+    // The user typed `spddelete --id`; the message is SADB_X_SPDDELETE2.
+    let as_typed = |s: String| match s.strip_prefix("spddelete2 ") {
+        Some(rest) => format!("spddelete {rest}"),
+        None => s,
+    };
     let words = match (errno, op.split(' ').next().unwrap_or("")) {
         (errno::EINVAL, "spdadd" | "spdupdate")
             if policy.is_some_and(|p| {
@@ -92,8 +97,14 @@ fn refused(e: Error, policy: Option<&pfkey::policy::Policy>, id: Option<u32>) ->
         (errno::EINVAL, "spdget" | "spddelete2") => {
             "invalid policy id: its low three bits must be a direction (in 0, out 1, fwd 2)".into()
         }
-        _ => return Failure::from(e),
+        _ => {
+            return match Failure::from(e) {
+                Failure::Error { exit, message } => Failure::new(exit, as_typed(message)),
+                other => other,
+            }
+        }
     };
+    let op = as_typed(op);
     let name = pfkey::render::errno_name(errno as u8)
         .map(str::to_string)
         .unwrap_or_else(|| format!("errno {errno}"));
@@ -404,5 +415,8 @@ mod tests {
         let (exit, m) = message(refused(kernel(del, 2), None, None));
         assert_eq!(exit, Exit::KernelRefused);
         assert!(m.ends_with("no such policy (ENOENT)"), "{m}");
+        let del2 = Operation::new(MsgType::XSpdDelete2, SaType::Unspec).with_policy_id(1234);
+        let (_, m) = message(refused(kernel(del2, 2), None, Some(1234)));
+        assert_eq!(m, "spddelete id 1234: no such policy (ENOENT)");
     }
 }
