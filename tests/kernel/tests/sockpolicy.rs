@@ -18,7 +18,8 @@ use pfkey::client::{AlgKey, Event, PolicySpec, SaSpec};
 use pfkey::policy::{IpsecRequest, Policy};
 use pfkey::repr::{Address, Key};
 use pfkey::sockpolicy::{
-    self, AlgorithmMask, ApplyError, Encoding, SocketDirection, SocketPolicy, Template,
+    self, AlgorithmMask, ApplyError, Encoding, IpsecReq, Pref, SocketDirection, SocketPolicy,
+    Template,
 };
 use pfkey::wire::{Direction, Level, Mode, PolicyType, SaType, IPPROTO_ESP};
 use pfkey::Client;
@@ -535,15 +536,36 @@ fn algorithm_masks_shape_the_acquire_proposal_and_pfkey_templates_propose_nothin
     events.register(SaType::Esp).expect("register");
     let mut c = client();
 
-    let md5 = AlgorithmMask::allow(&[SADB_AALG_MD5HMAC], &[SADB_X_EALG_AESCBC]).unwrap();
+    // The Solaris-shaped request of the original example: ESP required, AES-CBC with
+    // HMAC-MD5, AH and self-encapsulation never.
     let s = UdpSocket::bind("10.9.0.1:0").expect("udp");
-    sockpolicy::apply(
-        &s,
-        SocketDirection::Out,
-        &SocketPolicy::Ipsec(vec![Template::transport(SaType::Esp).with_algorithms(md5)]),
-        Encoding::Xfrm,
-    )
+    IpsecReq {
+        ah: Pref::Never,
+        esp: Pref::Required,
+        self_encap: Pref::Never,
+        esp_alg: SADB_X_EALG_AESCBC,
+        esp_auth_alg: SADB_AALG_MD5HMAC,
+        ..IpsecReq::default()
+    }
+    .apply(&s, Encoding::Xfrm)
     .expect("apply");
+    let templates: Vec<_> = c
+        .spd_dump()
+        .expect("spddump")
+        .map(|p| {
+            let p = p.expect("entry");
+            (
+                p.policy.dir,
+                p.policy.requests.len(),
+                p.policy.requests[0].proto,
+            )
+        })
+        .collect();
+    assert_eq!(templates.len(), 2, "both directions: {templates:?}");
+    assert!(
+        templates.iter().all(|t| t.1 == 1 && t.2 == IPPROTO_ESP),
+        "{templates:?}"
+    );
     // No SA yet: the send fails at once (no blackhole route as for global policies).
     let e = s.send_to(b"x", "10.9.0.2:9").unwrap_err();
     assert_eq!(e.raw_os_error(), Some(libc::EAGAIN), "{e}");
