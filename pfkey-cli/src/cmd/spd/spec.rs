@@ -666,6 +666,34 @@ mod tests {
         assert!(e("esp/transport//require/x").contains("is not PROTO/MODE"));
     }
 
+    proptest::proptest! {
+        /// No input makes a parser panic (arbitrary text, and text made of the characters
+        /// the syntax uses, which reaches deeper).
+        #[test]
+        fn parsers_never_panic(
+            any in ".{0,60}",
+            shaped in "[a-z0-9:./\\-\\[\\]]{0,48}",
+        ) {
+            for text in [&any, &shaped] {
+                let mut w = Vec::new();
+                let _ = parse_template(text, &mut w);
+                let _ = parse_prefix("--src", text);
+                let _ = parse_proto(text);
+                let _ = parse_priority(text);
+                let _ = parse_id(text);
+                let mut a = sel(text, "0.0.0.0/0");
+                a.proto = Some(text.clone());
+                a.sport = Some(text.clone());
+                let _ = selector(&a, &mut w);
+                let mut a = sel("::/0", "::/0");
+                a.proto = Some("icmp6".into());
+                a.icmp_type = Some(text.clone());
+                a.icmp_code = Some(text.clone());
+                let _ = selector(&a, &mut w);
+            }
+        }
+    }
+
     #[test]
     fn priorities_and_ids() {
         assert_eq!(parse_priority("100"), Ok(100));
