@@ -83,12 +83,27 @@ struct Values {
 fn values() -> Values {
     Values {
         header: Header::new(MsgType::Dump, SaType::Esp, 1, 4242),
-        sa: Sa { spi: 0x1000, replay: 32, auth: 5, encrypt: 12, ..Sa::default() },
-        life: Lifetime { allocations: 1, bytes: 2, addtime: 3, usetime: 4 },
+        sa: Sa {
+            spi: 0x1000,
+            replay: 32,
+            auth: 5,
+            encrypt: 12,
+            ..Sa::default()
+        },
+        life: Lifetime {
+            allocations: 1,
+            bytes: 2,
+            addtime: 3,
+            usetime: 4,
+        },
         src: Address::host("10.0.0.1".parse().unwrap()),
         dst: Address::host("2001:db8::2".parse().unwrap()),
         key: [0x5a; 32],
-        sa2: Sa2 { mode: Mode::Tunnel, sequence: 0, reqid: 7 },
+        sa2: Sa2 {
+            mode: Mode::Tunnel,
+            sequence: 0,
+            reqid: 7,
+        },
     }
 }
 
@@ -107,7 +122,8 @@ fn build<'b>(buf: &'b mut [u8], v: &Values) -> &'b [u8] {
     b.nat_t_type(UDP_ENCAP_ESPINUDP).unwrap();
     b.nat_t_port(ExtType::NatTSport, 4500).unwrap();
     b.nat_t_port(ExtType::NatTDport, 4500).unwrap();
-    b.sec_ctx(1, 1, b"system_u:object_r:ipsec_spd_t:s0").unwrap();
+    b.sec_ctx(1, 1, b"system_u:object_r:ipsec_spd_t:s0")
+        .unwrap();
     b.raw_extension(&[0, 0, 30, 0, 1, 2, 3, 4]).unwrap();
     b.finish().unwrap()
 }
@@ -166,7 +182,10 @@ fn a_policy_with_tunnel_requests_parses_without_allocating() {
                 mode: Mode::Tunnel,
                 level: Level::Unique,
                 reqid: 9,
-                tunnel: Some(("192.0.2.1:0".parse().unwrap(), "192.0.2.2:0".parse().unwrap())),
+                tunnel: Some((
+                    "192.0.2.1:0".parse().unwrap(),
+                    "192.0.2.2:0".parse().unwrap(),
+                )),
             },
             IpsecRequest {
                 proto: IPPROTO_AH,
@@ -181,8 +200,11 @@ fn a_policy_with_tunnel_requests_parses_without_allocating() {
         ],
     };
     let mut buf = [0u8; 512];
-    let mut b = MessageBuilder::new(&mut buf, &Header::new(MsgType::XSpdAdd, SaType::Unspec, 1, 1))
-        .unwrap();
+    let mut b = MessageBuilder::new(
+        &mut buf,
+        &Header::new(MsgType::XSpdAdd, SaType::Unspec, 1, 1),
+    )
+    .unwrap();
     b.policy(&policy).unwrap();
     let bytes = b.finish().unwrap().to_vec();
     let n = allocations(|| walk(&Message::parse(black_box(&bytes)).unwrap()));
@@ -218,7 +240,10 @@ fn rendering_into_a_fixed_buffer_does_not_allocate() {
     let mut storage = [0u8; 1024];
     let bytes = build(&mut storage, &v).to_vec();
     let msg = Message::parse(&bytes).unwrap();
-    let mut out = Fixed { buf: [0; 4096], len: 0 };
+    let mut out = Fixed {
+        buf: [0; 4096],
+        len: 0,
+    };
     let n = allocations(|| write!(out, "{}", render(&msg, RenderOptions::with_keys())));
     assert_eq!(n, 0, "rendering allocated {n} times");
     let text = std::str::from_utf8(&out.buf[..out.len]).unwrap();
