@@ -29,16 +29,26 @@ fuzz_target!(|data: &[u8]| {
 
     let repr = MessageRepr::from_message(&msg);
     assert_eq!(repr.extensions.len(), walked, "repr keeps every extension");
-    let bytes = repr.to_bytes().expect("a parsed message can be emitted again");
-    assert!(bytes.len() <= data.len(), "re-emitting never grows a message");
+    let bytes = repr
+        .to_bytes()
+        .expect("a parsed message can be emitted again");
+    assert!(
+        bytes.len() <= data.len(),
+        "re-emitting never grows a message"
+    );
     let mut exact = vec![0xa5u8; bytes.len()];
-    let n = repr.emit(&mut exact).expect("emit into an exact-size slice");
+    let n = repr
+        .emit(&mut exact)
+        .expect("emit into an exact-size slice");
     assert_eq!(&exact[..n], &bytes[..], "slice and Vec emit agree");
 
     let again = Message::parse(&bytes).expect("a re-emitted message parses");
     assert_eq!(walk(&again), walked);
     let repr2 = MessageRepr::from_message(&again);
-    assert_eq!(repr, repr2, "parse -> repr -> emit -> parse -> repr is lossless");
+    assert_eq!(
+        repr, repr2,
+        "parse -> repr -> emit -> parse -> repr is lossless"
+    );
     assert_eq!(repr2.to_bytes().expect("emit"), bytes, "emit is canonical");
 });
 
@@ -54,11 +64,17 @@ fn walk(msg: &Message<'_>) -> usize {
         match ext {
             Ext::Sa(s) => acc = acc.wrapping_add(u64::from(s.spi.get())),
             Ext::Lifetime(_, l) => acc = acc.wrapping_add(l.bytes.get()),
-            Ext::Address(_, a) => acc = acc.wrapping_add(u64::from(a.port()) + u64::from(a.prefix_len())),
-            Ext::Key(_, k) => acc = acc.wrapping_add(k.bytes().iter().map(|&b| u64::from(b)).sum::<u64>()),
+            Ext::Address(_, a) => {
+                acc = acc.wrapping_add(u64::from(a.port()) + u64::from(a.prefix_len()))
+            }
+            Ext::Key(_, k) => {
+                acc = acc.wrapping_add(k.bytes().iter().map(|&b| u64::from(b)).sum::<u64>())
+            }
             Ext::Identity(_, i) => acc = acc.wrapping_add(i.text().len() as u64),
             Ext::Sensitivity(s) => acc = acc.wrapping_add(s.data().len() as u64),
-            Ext::Proposal(p) => acc = acc.wrapping_add(p.combs().len() as u64 + p.trailing().len() as u64),
+            Ext::Proposal(p) => {
+                acc = acc.wrapping_add(p.combs().len() as u64 + p.trailing().len() as u64)
+            }
             Ext::Supported(_, s) => acc = acc.wrapping_add(s.algs().len() as u64),
             Ext::SpiRange(r) => acc = acc.wrapping_add(u64::from(r.max.get())),
             Ext::KmPrivate(b) => acc = acc.wrapping_add(b.len() as u64),
@@ -74,7 +90,9 @@ fn walk(msg: &Message<'_>) -> usize {
             Ext::NatTType(t) => acc = acc.wrapping_add(u64::from(t.nat_t_type)),
             Ext::NatTPort(_, p) => acc = acc.wrapping_add(u64::from(p.port.get())),
             Ext::SecCtx(c) => acc = acc.wrapping_add(c.context().len() as u64),
-            Ext::KmAddress(k) => acc = acc.wrapping_add(u64::from(k.local().port() ^ k.remote().port())),
+            Ext::KmAddress(k) => {
+                acc = acc.wrapping_add(u64::from(k.local().port() ^ k.remote().port()))
+            }
             Ext::Filter(f) => acc = acc.wrapping_add(u64::from(f.splen)),
             Ext::Unknown { bytes, .. } => acc = acc.wrapping_add(bytes.len() as u64),
             _ => {}
@@ -85,7 +103,10 @@ fn walk(msg: &Message<'_>) -> usize {
     acc = acc.wrapping_add(msg.lifetime_current().map_or(0, |l| l.addtime.get()));
     acc = acc.wrapping_add(msg.lifetime_hard().map_or(0, |l| l.addtime.get()));
     acc = acc.wrapping_add(msg.lifetime_soft().map_or(0, |l| l.addtime.get()));
-    for a in [msg.src(), msg.dst(), msg.proxy(), msg.nat_t_oa()].into_iter().flatten() {
+    for a in [msg.src(), msg.dst(), msg.proxy(), msg.nat_t_oa()]
+        .into_iter()
+        .flatten()
+    {
         acc = acc.wrapping_add(u64::from(a.proto()));
     }
     for k in [msg.key_auth(), msg.key_encrypt()].into_iter().flatten() {
@@ -101,9 +122,17 @@ fn walk(msg: &Message<'_>) -> usize {
     acc = acc.wrapping_add(msg.policy().map_or(0, |p| p.requests().count() as u64));
     acc = acc.wrapping_add(msg.sa2().map_or(0, |s| u64::from(s.mode)));
     acc = acc.wrapping_add(msg.nat_t_type().map_or(0, |t| u64::from(t.nat_t_type)));
-    acc = acc.wrapping_add(msg.nat_t_sport().map_or(0, u64::from) + msg.nat_t_dport().map_or(0, u64::from));
-    acc = acc.wrapping_add(msg.sec_ctx().map_or(0, |c| u64::from(c.header().ctx_len.get())));
-    acc = acc.wrapping_add(msg.kmaddress().map_or(0, |k| u64::from(k.local().is_ipv4())));
+    acc = acc.wrapping_add(
+        msg.nat_t_sport().map_or(0, u64::from) + msg.nat_t_dport().map_or(0, u64::from),
+    );
+    acc = acc.wrapping_add(
+        msg.sec_ctx()
+            .map_or(0, |c| u64::from(c.header().ctx_len.get())),
+    );
+    acc = acc.wrapping_add(
+        msg.kmaddress()
+            .map_or(0, |k| u64::from(k.local().is_ipv4())),
+    );
     acc = acc.wrapping_add(msg.filter().map_or(0, |f| u64::from(f.dplen)));
     std::hint::black_box(acc);
     n

@@ -19,8 +19,12 @@ use pfkey::wire::*;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut args = std::env::args_os().skip(1);
-    let fixtures = args.next().map_or_else(|| root.join("fixtures"), PathBuf::from);
-    let out = args.next().map_or_else(|| root.join("fuzz/seeds"), PathBuf::from);
+    let fixtures = args
+        .next()
+        .map_or_else(|| root.join("fixtures"), PathBuf::from);
+    let out = args
+        .next()
+        .map_or_else(|| root.join("fuzz/seeds"), PathBuf::from);
     std::fs::create_dir_all(&out)?;
 
     let mut written = 0;
@@ -32,7 +36,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 continue;
             }
             let bytes = unhex(&std::fs::read_to_string(&path)?)?;
-            let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("fixture");
+            let stem = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("fixture");
             std::fs::write(out.join(format!("fixture-{stem}.bin")), bytes)?;
             written += 1;
         }
@@ -55,7 +62,7 @@ fn unhex(text: &str) -> Result<Vec<u8>, String> {
         .map(|l| l.split('#').next().unwrap_or(""))
         .flat_map(|l| l.chars().filter(|c| !c.is_whitespace()))
         .collect();
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err("odd number of hex digits".into());
     }
     (0..digits.len())
@@ -93,7 +100,15 @@ fn built() -> Vec<(&'static str, MessageRepr)> {
         encrypt: 12,
         flags: SADB_SAFLAGS_NOECN,
     });
-    let life = |t, add| Extension::Lifetime(t, Lifetime { addtime: add, ..Lifetime::default() });
+    let life = |t, add| {
+        Extension::Lifetime(
+            t,
+            Lifetime {
+                addtime: add,
+                ..Lifetime::default()
+            },
+        )
+    };
     let tunnel4 = IpsecRequest {
         proto: IPPROTO_ESP,
         mode: Mode::Tunnel,
@@ -140,7 +155,11 @@ fn built() -> Vec<(&'static str, MessageRepr)> {
                     Extension::Address(ExtType::AddressDst, host("10.0.0.2:0")),
                     key(ExtType::KeyAuth, 32, 0x20),
                     key(ExtType::KeyEncrypt, 32, 0x40),
-                    Extension::Sa2(Sa2 { mode: Mode::Tunnel, sequence: 0, reqid: 7 }),
+                    Extension::Sa2(Sa2 {
+                        mode: Mode::Tunnel,
+                        sequence: 0,
+                        reqid: 7,
+                    }),
                 ],
             ),
         ),
@@ -155,7 +174,11 @@ fn built() -> Vec<(&'static str, MessageRepr)> {
                     Extension::Address(ExtType::AddressDst, host("[2001:db8::2]:0")),
                     Extension::Address(
                         ExtType::AddressProxy,
-                        Address { proto: 17, prefix_len: 64, addr: sock("[2001:db8::%2]:500") },
+                        Address {
+                            proto: 17,
+                            prefix_len: 64,
+                            addr: sock("[2001:db8::%2]:500"),
+                        },
                     ),
                     key(ExtType::KeyAuth, 20, 0),
                     key(ExtType::KeyEncrypt, 16, 100),
@@ -163,7 +186,11 @@ fn built() -> Vec<(&'static str, MessageRepr)> {
                     Extension::NatTPort(ExtType::NatTSport, 4500),
                     Extension::NatTPort(ExtType::NatTDport, 4501),
                     Extension::Address(ExtType::NatTOa, host("192.168.1.2:0")),
-                    Extension::SecCtx { alg: 1, doi: 1, ctx: b"system_u:object_r:ipsec_spd_t:s0\0".to_vec() },
+                    Extension::SecCtx {
+                        alg: 1,
+                        doi: 1,
+                        ctx: b"system_u:object_r:ipsec_spd_t:s0\0".to_vec(),
+                    },
                 ],
             ),
         ),
@@ -175,11 +202,19 @@ fn built() -> Vec<(&'static str, MessageRepr)> {
                 vec![
                     Extension::Address(
                         ExtType::AddressSrc,
-                        Address { proto: 255, prefix_len: 16, addr: sock("10.1.0.0:0") },
+                        Address {
+                            proto: 255,
+                            prefix_len: 16,
+                            addr: sock("10.1.0.0:0"),
+                        },
                     ),
                     Extension::Address(
                         ExtType::AddressDst,
-                        Address { proto: 6, prefix_len: 24, addr: sock("10.2.0.0:443") },
+                        Address {
+                            proto: 6,
+                            prefix_len: 24,
+                            addr: sock("10.2.0.0:443"),
+                        },
                     ),
                     policy(vec![tunnel4, transport]),
                 ],
@@ -194,7 +229,10 @@ fn built() -> Vec<(&'static str, MessageRepr)> {
                     Extension::Address(ExtType::AddressSrc, host("[2001:db8::1]:0")),
                     Extension::Address(ExtType::AddressDst, host("[2001:db8::2]:0")),
                     policy(vec![tunnel6, tunnel6]),
-                    Extension::KmAddress { local: sock("10.0.0.1:0"), remote: sock("10.0.0.2:500") },
+                    Extension::KmAddress {
+                        local: sock("10.0.0.1:0"),
+                        remote: sock("10.0.0.2:500"),
+                    },
                 ],
             ),
         ),
@@ -207,13 +245,31 @@ fn built() -> Vec<(&'static str, MessageRepr)> {
                     Extension::Supported(
                         ExtType::SupportedAuth,
                         vec![
-                            SupportedAlg { id: 2, ivlen: 0, min_bits: 128, max_bits: 128, reserved: 0 },
-                            SupportedAlg { id: 3, ivlen: 0, min_bits: 160, max_bits: 160, reserved: 0 },
+                            SupportedAlg {
+                                id: 2,
+                                ivlen: 0,
+                                min_bits: 128,
+                                max_bits: 128,
+                                reserved: 0,
+                            },
+                            SupportedAlg {
+                                id: 3,
+                                ivlen: 0,
+                                min_bits: 160,
+                                max_bits: 160,
+                                reserved: 0,
+                            },
                         ],
                     ),
                     Extension::Supported(
                         ExtType::SupportedEncrypt,
-                        vec![SupportedAlg { id: 12, ivlen: 8, min_bits: 128, max_bits: 256, reserved: 0 }],
+                        vec![SupportedAlg {
+                            id: 12,
+                            ivlen: 8,
+                            min_bits: 128,
+                            max_bits: 256,
+                            reserved: 0,
+                        }],
                     ),
                 ],
             ),
@@ -268,9 +324,14 @@ fn built() -> Vec<(&'static str, MessageRepr)> {
                 vec![
                     Extension::Address(ExtType::AddressSrc, host("10.0.0.1:0")),
                     Extension::Address(ExtType::AddressDst, host("10.0.0.2:0")),
-                    Extension::SpiRange { min: 0x100, max: 0x0fff_ffff },
+                    Extension::SpiRange {
+                        min: 0x100,
+                        max: 0x0fff_ffff,
+                    },
                     Extension::KmPrivate(vec![1, 2, 3, 4, 5, 6, 7, 8]),
-                    Extension::Raw(vec![2, 0, 27, 0, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8]),
+                    Extension::Raw(vec![
+                        2, 0, 27, 0, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8,
+                    ]),
                 ],
             ),
         ),
