@@ -133,6 +133,31 @@ impl Failure {
     }
 }
 
+impl From<pfkey::client::Error> for Failure {
+    /// Maps a client error to its exit code; the message is the error's own words,
+    /// which already name the operation (`add esp spi 0x1000 …: …`).
+    fn from(e: pfkey::client::Error) -> Self {
+        use pfkey::client::Error as E;
+        let exit = match &e {
+            E::NoPfKey => Exit::NoPfKey,
+            E::PermissionDenied { .. } => Exit::PermissionDenied,
+            E::Kernel { .. } => Exit::KernelRefused,
+            E::Open { .. } | E::Send { .. } | E::Recv { .. } | E::Timeout { .. } => Exit::Io,
+            E::Parse { .. } | E::Incomplete { .. } | E::Build { .. } => Exit::Internal,
+            E::Unsupported { .. } => Exit::Usage,
+            _ => Exit::Internal,
+        };
+        Failure::new(exit, e.to_string())
+    }
+}
+
+impl From<crate::input::InputError> for Failure {
+    /// Bad values on the command line are usage errors (exit 2).
+    fn from(e: crate::input::InputError) -> Self {
+        Failure::new(Exit::Usage, e.to_string())
+    }
+}
+
 /// Flushes output, reports a failure, and turns the outcome into the process status.
 pub fn finish(result: Result<(), Failure>, out: &mut Output) -> ExitCode {
     let result = result.and_then(|()| out.flush().map_err(Failure::stdout));

@@ -7,7 +7,10 @@
 mod cli;
 mod cmd;
 mod exit;
+#[allow(dead_code)] // used by the SA commands, which are being written
+mod input;
 mod output;
+mod setkey;
 
 use std::process::ExitCode;
 

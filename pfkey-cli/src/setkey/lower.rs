@@ -1,0 +1,641 @@
+//! From statements to the PF_KEY requests they mean on Linux.
+//!
+//! Each statement becomes the messages setkey(8) sends for it (reference notes §3, §5, §7),
+//! as owned [`MessageRepr`]s in setkey's extension order, with these deliberate choices:
+//!
+//! - **Header:** `seq` and `pid` are left 0; the executor numbers its requests and sets its
+//!   pid so that replies can be correlated (setkey sends `seq 0` and matches nothing).
+//! - **SA defaults copied from setkey** (so our bytes equal setkey's, reference §8):
+//!   `sadb_sa_state` 0 and `sadb_sa_flags` 0x40 (KAME's CYCSEQ, cleared by
+//!   `-f nocyclic-seq`); SA2 mode 0 (any) unless `-m`; addresses with protocol 255 and a
+//!   full prefix. Linux ignores the state and every flag but NOECN, DECAP_DSCP and
+//!   NOPMTUDISC, so copying costs nothing and keeps traces comparable.
+//! - **Lifetimes:** when any of `-lh -ls -bh -bs` is given, *both* LIFETIME_HARD and
+//!   LIFETIME_SOFT are sent (the missing one all zero = unlimited). setkey sends only the
+//!   kind given, which af_key refuses with `EINVAL` (`pfkey_msg2xfrm_state` wants both or
+//!   neither).
+//! - **AH with `-A null`** sends a 0-bit KEY_AUTH: af_key requires KEY_AUTH for AH, and
+//!   setkey's omission makes such an SA fail with `EINVAL`. ESP with `-E null` sends a 0-bit
+//!   KEY_ENCRYPT, as setkey does.
+//! - **RFC mode** (setkey's Linux default, [`LowerOptions::fwd_copy`]): every `in` policy of
+//!   `spdadd`/`spdupdate`/`spddelete` is followed by the same message with direction `fwd`,
+//!   in which each `unique` rule becomes `require` with reqid 0 (setkey rewrites only the
+//!   first rule; a second `unique` rule would keep a reqid that Linux's forwarding check
+//!   then demands of the SA).
+//! - **`deleteall`** becomes [`Request::DeleteAll`]: on Linux the executor dumps the SAs of
+//!   that type and deletes each one whose addresses match (af_key's DELETE needs an SPI).
+//! - Host names are resolved through a [`Resolver`]; `add`/`get`/`delete`/`deleteall` use
+//!   every source × destination pair of one family (as setkey), policies need names that
+//!   resolve to exactly one address.
+#![forbid(unsafe_code)]
+
+use std::net::{IpAddr, SocketAddr, SocketAddrV6, ToSocketAddrs};
+
+use pfkey::message::Message;
+use pfkey::policy::{IpsecRequest, Policy};
+use pfkey::repr::{Address, Extension, Header, Key, Lifetime, MessageRepr, Sa, Sa2};
+use pfkey::wire::{
+    Direction, ExtType, Level, Mode, MsgType, PolicyType, SaState, SaType, IPSEC_ULPROTO_ANY,
+    UDP_ENCAP_ESPINUDP,
+};
+
+use super::ast::*;
+use super::parser::PRIORITY_DEFAULT;
+
+/// KAME `SADB_X_EXT_OLD`: `esp-old` / `ah-old`.
+pub const FLAG_OLD: u32 = 0x1;
+/// KAME `SADB_X_EXT_IV4B`: `des-32iv`.
+pub const FLAG_IV4B: u32 = 0x10;
+/// KAME `SADB_X_EXT_DERIV`: `des-deriv`.
+pub const FLAG_DERIV: u32 = 0x20;
+/// KAME `SADB_X_EXT_CYCSEQ`: set by default, cleared by `-f nocyclic-seq`.
+pub const FLAG_CYCSEQ: u32 = 0x40;
+/// KAME `SADB_X_EXT_RAWCPI`: `-C ALG -R`.
+pub const FLAG_RAWCPI: u32 = 0x80;
+/// KAME `SADB_X_EXT_PRAND`: `-f random-pad`.
+pub const FLAG_PRAND: u32 = 0x100;
+/// KAME `SADB_X_EXT_PZERO`: `-f zero-pad`.
+pub const FLAG_PZERO: u32 = 0x200;
+
+/// The default NAT-T port for `esp-udp` without `[PORT]` (RFC 3948).
+pub const NAT_T_PORT: u16 = 4500;
+
+/// One thing the executor does for a statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// Send this message (fill in `seq` and `pid`) and wait for its reply.
+    Send(MessageRepr),
+    /// `deleteall` on Linux: `SADB_DUMP` of `satype`, then one `SADB_DELETE` (SA, SRC, DST)
+    /// for every SA whose source and destination addresses are these.
+    DeleteAll {
+        /// The SA type to dump.
+        satype: SaType,
+        /// Source address to match.
+        src: IpAddr,
+        /// Destination address to match.
+        dst: IpAddr,
+    },
+}
+
+/// Options of the translation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LowerOptions {
+    /// RFC mode: also send every `in` policy as `fwd` (setkey's Linux default; setkey `-k`
+    /// turns it off).
+    pub fwd_copy: bool,
+}
+
+impl Default for LowerOptions {
+    /// `fwd_copy` on, as setkey on Linux.
+    fn default() -> Self {
+        LowerOptions { fwd_copy: true }
+    }
+}
+
+/// A translation error (name resolution), with the span of the host it concerns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LowerError {
+    /// Where.
+    pub span: Span,
+    /// What.
+    pub message: String,
+}
+
+/// Resolves host names (setkey uses `getaddrinfo(3)`).
+pub trait Resolver {
+    /// The addresses of `name`, restricted to `family` when given; an error text otherwise.
+    fn resolve(&self, name: &str, family: Option<Family>) -> Result<Vec<IpAddr>, String>;
+}
+
+/// The system resolver (`getaddrinfo` through the standard library: `/etc/hosts`, DNS, …).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemResolver;
+
+impl Resolver for SystemResolver {
+    fn resolve(&self, name: &str, family: Option<Family>) -> Result<Vec<IpAddr>, String> {
+        let addrs = (name, 0u16).to_socket_addrs().map_err(|e| e.to_string())?;
+        let mut out: Vec<IpAddr> = Vec::new();
+        for a in addrs {
+            let ip = a.ip();
+            if family.is_none_or(|f| Family::of(&ip) == f) && !out.contains(&ip) {
+                out.push(ip);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A resolver that refuses every name (for numeric-only operation).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoResolver;
+
+impl Resolver for NoResolver {
+    fn resolve(&self, _name: &str, _family: Option<Family>) -> Result<Vec<IpAddr>, String> {
+        Err("host names are not resolved here; give a numeric address".into())
+    }
+}
+
+fn err(span: Span, message: impl Into<String>) -> LowerError {
+    LowerError {
+        span,
+        message: message.into(),
+    }
+}
+
+/// Translates one statement into its requests. `Exit` gives none.
+pub fn lower(
+    stmt: &Statement,
+    opts: &LowerOptions,
+    resolver: &dyn Resolver,
+) -> Result<Vec<Request>, LowerError> {
+    match &stmt.command {
+        Command::Add(a) => lower_add(a, MsgType::Add, resolver),
+        Command::Update(a) => lower_add(a, MsgType::Update, resolver),
+        Command::Get(r) => lower_ref(r, MsgType::Get, resolver),
+        Command::Delete(r) => lower_ref(r, MsgType::Delete, resolver),
+        Command::DeleteAll(p) => {
+            let pairs = pairs(&p.src, &p.dst, p.opts, resolver)?;
+            Ok(pairs
+                .into_iter()
+                .map(|(s, d)| Request::DeleteAll {
+                    satype: p.proto.satype(),
+                    src: s.ip(),
+                    dst: d.ip(),
+                })
+                .collect())
+        }
+        Command::GetSpi(g) => {
+            let pairs = pairs(&g.src, &g.dst, g.opts, resolver)?;
+            Ok(pairs
+                .into_iter()
+                .map(|(s, d)| {
+                    let mut ext = vec![
+                        Extension::Sa2(sa2(&g.sa)),
+                        Extension::Address(ExtType::AddressSrc, sa_address(s)),
+                        Extension::Address(ExtType::AddressDst, sa_address(d)),
+                    ];
+                    if let Some((min, max)) = g.range {
+                        ext.push(Extension::SpiRange { min, max });
+                    }
+                    Request::Send(MessageRepr {
+                        header: Header::new(MsgType::GetSpi, g.proto.satype(), 0, 0),
+                        extensions: ext,
+                    })
+                })
+                .collect())
+        }
+        Command::Flush(p) => Ok(vec![header_only(MsgType::Flush, p)]),
+        Command::Dump(p) => Ok(vec![header_only(MsgType::Dump, p)]),
+        Command::SpdAdd(e) => lower_spd(e, MsgType::XSpdAdd, opts, resolver),
+        Command::SpdUpdate(e) => lower_spd(e, MsgType::XSpdUpdate, opts, resolver),
+        Command::SpdDelete(e) => lower_spd(e, MsgType::XSpdDelete, opts, resolver),
+        Command::SpdFlush => Ok(vec![Request::Send(MessageRepr {
+            header: Header::new(MsgType::XSpdFlush, SaType::Unspec, 0, 0),
+            extensions: Vec::new(),
+        })]),
+        Command::SpdDump => Ok(vec![Request::Send(MessageRepr {
+            header: Header::new(MsgType::XSpdDump, SaType::Unspec, 0, 0),
+            extensions: Vec::new(),
+        })]),
+        Command::Exit => Ok(Vec::new()),
+    }
+}
+
+/// For [`Request::DeleteAll`]: the `SADB_DELETE` to send for one entry of the `SADB_DUMP`
+/// reply, or `None` when the entry is of another type or other addresses (setkey's Linux
+/// `deleteall`, which matches on the source and destination address only).
+pub fn delete_for_dump_entry(
+    entry: &Message<'_>,
+    satype: SaType,
+    src: IpAddr,
+    dst: IpAddr,
+) -> Option<MessageRepr> {
+    if entry.satype() != satype
+        || entry.src()?.ip() != src
+        || entry.dst()?.ip() != dst
+        || entry.errno() != 0
+    {
+        return None;
+    }
+    let spi = entry.sa()?.spi.get();
+    Some(MessageRepr {
+        header: Header::new(MsgType::Delete, satype, 0, 0),
+        extensions: vec![
+            Extension::Sa(Sa {
+                spi,
+                replay: 0,
+                state: SaState::Larval,
+                auth: 0,
+                encrypt: 0,
+                flags: FLAG_CYCSEQ,
+            }),
+            Extension::Address(ExtType::AddressSrc, sa_address(SocketAddr::new(src, 0))),
+            Extension::Address(ExtType::AddressDst, sa_address(SocketAddr::new(dst, 0))),
+        ],
+    })
+}
+
+fn header_only(t: MsgType, p: &Option<SaProto>) -> Request {
+    Request::Send(MessageRepr {
+        header: Header::new(t, p.as_ref().map_or(SaType::Unspec, SaProto::satype), 0, 0),
+        extensions: Vec::new(),
+    })
+}
+
+/// The interface index of an IPv6 zone: a number, or an interface name looked up in
+/// `/sys/class/net` (af_key ignores the scope; it is kept for fidelity).
+fn scope_id(scope: &str, span: Span) -> Result<u32, LowerError> {
+    if let Ok(n) = scope.parse::<u32>() {
+        return Ok(n);
+    }
+    let valid = !scope.is_empty()
+        && scope
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && !scope.starts_with('.');
+    let path = format!("/sys/class/net/{scope}/ifindex");
+    valid
+        .then(|| std::fs::read_to_string(&path).ok())
+        .flatten()
+        .and_then(|s| s.trim().parse().ok())
+        .ok_or_else(|| {
+            err(
+                span,
+                format!("unknown network interface '{scope}' after '%'"),
+            )
+        })
+}
+
+/// The addresses a host stands for, as socket addresses with `port`.
+fn resolve(
+    h: &HostSpec,
+    port: u16,
+    family: Option<Family>,
+    r: &dyn Resolver,
+) -> Result<Vec<SocketAddr>, LowerError> {
+    match &h.host {
+        Host::Ip { addr, scope } => {
+            let sa = match (addr, scope) {
+                (IpAddr::V6(v6), Some(z)) => {
+                    SocketAddr::V6(SocketAddrV6::new(*v6, port, 0, scope_id(z, h.span)?))
+                }
+                _ => SocketAddr::new(*addr, port),
+            };
+            Ok(vec![sa])
+        }
+        Host::Name(name) => {
+            let ips = r
+                .resolve(name, family)
+                .map_err(|e| err(h.span, format!("cannot resolve '{name}': {e}")))?;
+            if ips.is_empty() {
+                let fam = family.map_or(String::new(), |f| format!("{} ", f.name()));
+                return Err(err(h.span, format!("'{name}' has no {fam}address")));
+            }
+            Ok(ips
+                .into_iter()
+                .map(|ip| SocketAddr::new(ip, port))
+                .collect())
+        }
+    }
+}
+
+/// Every (source, destination) pair of one family (setkey sends one message per pair).
+fn pairs(
+    src: &SaEndpoint,
+    dst: &SaEndpoint,
+    opts: AddrOpts,
+    r: &dyn Resolver,
+) -> Result<Vec<(SocketAddr, SocketAddr)>, LowerError> {
+    let s = resolve(&src.host, src.port.unwrap_or(0), opts.family, r)?;
+    let d = resolve(&dst.host, dst.port.unwrap_or(0), opts.family, r)?;
+    let out: Vec<_> = s
+        .iter()
+        .flat_map(|a| {
+            d.iter()
+                .filter(move |b| a.is_ipv4() == b.is_ipv4())
+                .map(move |b| (*a, *b))
+        })
+        .collect();
+    if out.is_empty() {
+        return Err(err(
+            src.host.span.to(dst.host.span),
+            "the source and destination have no addresses of one family (one is IPv4 only, the \
+             other IPv6 only)",
+        ));
+    }
+    Ok(out)
+}
+
+fn full_prefix(a: &SocketAddr) -> u8 {
+    if a.is_ipv4() {
+        32
+    } else {
+        128
+    }
+}
+
+/// An SA endpoint as setkey sends it: protocol 255, full prefix, the port as given.
+fn sa_address(a: SocketAddr) -> Address {
+    Address {
+        proto: IPSEC_ULPROTO_ANY,
+        prefix_len: full_prefix(&a),
+        addr: a,
+    }
+}
+
+fn sa2(o: &SaOptions) -> Sa2 {
+    Sa2 {
+        mode: o.mode.unwrap_or(Mode::Any),
+        sequence: 0,
+        reqid: o.reqid.unwrap_or(0),
+    }
+}
+
+/// `sadb_sa_flags` as setkey computes it, plus the Linux flags of our `-f` extensions.
+pub fn sa_flags(proto: &SaProto, o: &SaOptions, algs: Option<&Algorithms>) -> u32 {
+    let f = &o.flags;
+    let mut v = if f.nocyclic_seq { 0 } else { FLAG_CYCSEQ };
+    if f.zero_pad {
+        v |= FLAG_PZERO;
+    }
+    if f.random_pad {
+        v |= FLAG_PRAND;
+    }
+    if f.noecn {
+        v |= pfkey::wire::SADB_SAFLAGS_NOECN;
+    }
+    if f.decap_dscp {
+        v |= pfkey::wire::SADB_SAFLAGS_DECAP_DSCP;
+    }
+    if f.nopmtudisc {
+        v |= pfkey::wire::SADB_SAFLAGS_NOPMTUDISC;
+    }
+    if proto.is_old() {
+        v |= FLAG_OLD;
+    }
+    if let Some(a) = algs {
+        if let Some(e) = &a.enc {
+            v |= e.extra_flags;
+        }
+        if a.comp.as_ref().is_some_and(|c| c.raw_cpi) {
+            v |= FLAG_RAWCPI;
+        }
+    }
+    v
+}
+
+fn lifetime(l: &LifetimeOpts) -> Lifetime {
+    Lifetime {
+        allocations: l.packets.unwrap_or(0),
+        bytes: l.bytes.unwrap_or(0),
+        addtime: l.addtime.unwrap_or(0),
+        usetime: l.usetime.unwrap_or(0),
+    }
+}
+
+fn sec_ctx_ext(c: &SecCtx) -> Extension {
+    // sadb_x_ctx_len counts the terminating NUL (setkey: strlen + 1).
+    let mut ctx = c.label.clone();
+    ctx.push(0);
+    Extension::SecCtx {
+        alg: c.alg,
+        doi: c.doi,
+        ctx,
+    }
+}
+
+fn lower_add(a: &SaAdd, t: MsgType, r: &dyn Resolver) -> Result<Vec<Request>, LowerError> {
+    let natt = matches!(a.proto, SaProto::EspUdp { .. });
+    let oa = match &a.proto {
+        SaProto::EspUdp { oa: Some(h) } => Some(resolve(h, 0, None, r)?[0]),
+        _ => None,
+    };
+    let pairs = pairs(&a.src, &a.dst, a.opts, r)?;
+    let satype = a.proto.satype();
+    let mut out = Vec::with_capacity(pairs.len());
+    for (s, d) in pairs {
+        let mut ext = Vec::new();
+        if satype == SaType::Esp {
+            let key = a
+                .algs
+                .enc
+                .as_ref()
+                .and_then(|e| e.key.clone())
+                .unwrap_or_else(Key::empty);
+            ext.push(Extension::Key(ExtType::KeyEncrypt, key));
+        }
+        if let Some(auth) = &a.algs.auth {
+            match &auth.key {
+                Some(k) => ext.push(Extension::Key(ExtType::KeyAuth, k.clone())),
+                None if satype == SaType::Ah => {
+                    ext.push(Extension::Key(ExtType::KeyAuth, Key::empty()))
+                }
+                None => {}
+            }
+        }
+        if a.sa.hard.is_set() || a.sa.soft.is_set() {
+            ext.push(Extension::Lifetime(
+                ExtType::LifetimeHard,
+                lifetime(&a.sa.hard),
+            ));
+            ext.push(Extension::Lifetime(
+                ExtType::LifetimeSoft,
+                lifetime(&a.sa.soft),
+            ));
+        }
+        if let Some(c) = &a.sa.sec_ctx {
+            ext.push(sec_ctx_ext(c));
+        }
+        let encrypt = match (&a.algs.enc, &a.algs.comp) {
+            (Some(e), _) => e.alg.id,
+            (None, Some(c)) => c.alg.id,
+            (None, None) => 0,
+        };
+        ext.push(Extension::Sa(Sa {
+            spi: a.spi,
+            replay: a.sa.replay.unwrap_or(0),
+            state: SaState::Larval,
+            auth: a.algs.auth.as_ref().map_or(0, |x| x.alg.id),
+            encrypt,
+            flags: sa_flags(&a.proto, &a.sa, Some(&a.algs)),
+        }));
+        ext.push(Extension::Sa2(sa2(&a.sa)));
+        if natt {
+            ext.push(Extension::NatTType(UDP_ENCAP_ESPINUDP));
+            if let Some(oa) = oa {
+                ext.push(Extension::Address(ExtType::NatTOa, sa_address(oa)));
+            }
+        }
+        ext.push(Extension::Address(ExtType::AddressSrc, sa_address(s)));
+        ext.push(Extension::Address(ExtType::AddressDst, sa_address(d)));
+        if natt {
+            ext.push(Extension::NatTPort(
+                ExtType::NatTSport,
+                a.src.port.unwrap_or(NAT_T_PORT),
+            ));
+            ext.push(Extension::NatTPort(
+                ExtType::NatTDport,
+                a.dst.port.unwrap_or(NAT_T_PORT),
+            ));
+        }
+        out.push(Request::Send(MessageRepr {
+            header: Header::new(t, satype, 0, 0),
+            extensions: ext,
+        }));
+    }
+    Ok(out)
+}
+
+fn lower_ref(a: &SaRef, t: MsgType, r: &dyn Resolver) -> Result<Vec<Request>, LowerError> {
+    let pairs = pairs(&a.src, &a.dst, a.opts, r)?;
+    Ok(pairs
+        .into_iter()
+        .map(|(s, d)| {
+            Request::Send(MessageRepr {
+                header: Header::new(t, a.proto.satype(), 0, 0),
+                extensions: vec![
+                    Extension::Sa(Sa {
+                        spi: a.spi,
+                        replay: a.sa.replay.unwrap_or(0),
+                        state: SaState::Larval,
+                        auth: 0,
+                        encrypt: 0,
+                        flags: sa_flags(&a.proto, &a.sa, None),
+                    }),
+                    Extension::Sa2(sa2(&a.sa)),
+                    Extension::Address(ExtType::AddressSrc, sa_address(s)),
+                    Extension::Address(ExtType::AddressDst, sa_address(d)),
+                ],
+            })
+        })
+        .collect())
+}
+
+/// One selector address: exactly one address, the prefix, the port.
+fn selector(
+    sel: &Selector,
+    port: u16,
+    family: Option<Family>,
+    r: &dyn Resolver,
+) -> Result<SocketAddr, LowerError> {
+    let addrs = resolve(&sel.host, port, family, r)?;
+    if addrs.len() > 1 {
+        return Err(err(
+            sel.host.span,
+            format!(
+                "'{}' resolves to {} addresses; a policy selector needs exactly one (give the \
+                 address, or -4/-6)",
+                match &sel.host.host {
+                    Host::Name(n) => n.as_str(),
+                    Host::Ip { .. } => "this host",
+                },
+                addrs.len()
+            ),
+        ));
+    }
+    let a = addrs[0];
+    if let Some(p) = sel.prefix {
+        if p > full_prefix(&a) {
+            return Err(err(
+                sel.host.span,
+                format!(
+                    "prefix /{p} is too long for the IPv4 address {} (at most /32)",
+                    a.ip()
+                ),
+            ));
+        }
+    }
+    Ok(a)
+}
+
+/// The rules of a policy as `sadb_x_ipsecrequest`s.
+fn requests(rules: &[Rule]) -> Vec<IpsecRequest> {
+    rules
+        .iter()
+        .map(|r| IpsecRequest {
+            proto: r.proto.ip_proto().unwrap_or(0),
+            mode: r.mode,
+            level: r.level,
+            reqid: r.reqid,
+            tunnel: r.endpoints,
+        })
+        .collect()
+}
+
+/// The `fwd` copy of an `in` policy (setkey's RFC mode).
+pub fn fwd_copy(p: &Policy) -> Policy {
+    let mut f = p.clone();
+    f.dir = Direction::Fwd;
+    for r in &mut f.requests {
+        if r.level == Level::Unique {
+            r.level = Level::Require;
+            r.reqid = 0;
+        }
+    }
+    f
+}
+
+fn lower_spd(
+    e: &SpdEntry,
+    t: MsgType,
+    opts: &LowerOptions,
+    r: &dyn Resolver,
+) -> Result<Vec<Request>, LowerError> {
+    let (sport, dport) = match e.upper.misc {
+        Some(UpperMisc::TypeCode { typ, code }) => (typ, code.unwrap_or(0)),
+        Some(UpperMisc::GreKey(k)) => ((k >> 16) as u16, (k & 0xffff) as u16),
+        None => (e.src.port.unwrap_or(0), e.dst.port.unwrap_or(0)),
+    };
+    let s = selector(&e.src, sport, e.opts.family, r)?;
+    let d = selector(&e.dst, dport, e.opts.family, r)?;
+    if s.is_ipv4() != d.is_ipv4() {
+        return Err(err(
+            e.src.host.span.to(e.dst.host.span),
+            format!(
+                "mixed address families: the source {} and the destination {} must be of one \
+                 family",
+                s.ip(),
+                d.ip()
+            ),
+        ));
+    }
+    let p = &e.policy;
+    let policy = Policy {
+        policy_type: p.action.unwrap_or(PolicyType::Discard),
+        dir: p.dir,
+        reserved: 0,
+        id: 0,
+        priority: match (p.action, p.priority) {
+            (None, _) => 0,
+            (Some(_), Some(pr)) => pr.value,
+            (Some(_), None) => PRIORITY_DEFAULT,
+        },
+        requests: requests(&p.rules),
+    };
+    let addr = |a: SocketAddr, prefix: Option<u8>| Address {
+        proto: e.upper.proto,
+        prefix_len: prefix.unwrap_or_else(|| full_prefix(&a)),
+        addr: a,
+    };
+    let build = |pol: Policy| {
+        let mut ext = vec![
+            Extension::Policy(pol),
+            Extension::Address(ExtType::AddressSrc, addr(s, e.src.prefix)),
+            Extension::Address(ExtType::AddressDst, addr(d, e.dst.prefix)),
+        ];
+        if let Some(c) = &e.sec_ctx {
+            ext.push(sec_ctx_ext(c));
+        }
+        Request::Send(MessageRepr {
+            header: Header::new(t, SaType::Unspec, 0, 0),
+            extensions: ext,
+        })
+    };
+    let mut out = Vec::new();
+    let copy = (opts.fwd_copy && p.dir == Direction::In).then(|| fwd_copy(&policy));
+    out.push(build(policy));
+    if let Some(f) = copy {
+        out.push(build(f));
+    }
+    Ok(out)
+}

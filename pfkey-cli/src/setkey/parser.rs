@@ -1,0 +1,2113 @@
+//! A recursive-descent parser for the setkey(8) language, written from the specification
+//! (setkey(8), and the reference notes §2–§7), not from ipsec-tools' yacc grammar.
+//!
+//! Grammar (`[]` optional, `{}` repeated, `|` alternatives; every statement ends with `;`):
+//!
+//! ```text
+//! script     = { statement } ;
+//! statement  = sa-add | sa-ref | deleteall | getspi | flush | dump
+//!            | spd | "spdflush" ";" | "spddump" ";" | ("exit" | "quit" | "bye") ";" | ";"
+//! sa-add     = ("add" | "update") addropts sa-end sa-end proto spi { sa-option } ";"
+//! sa-ref     = ("get" | "delete") addropts sa-end sa-end proto spi { sa-option } ";"
+//! deleteall  = "deleteall" addropts sa-end sa-end proto ";"
+//! getspi     = "getspi" addropts sa-end sa-end proto [ spi | spi "-" spi ] { sa-option } ";"
+//! flush      = "flush" [ proto ] ";"          dump = "dump" [ proto ] ";"
+//! addropts   = { "-4" | "-6" | "-n" }         (also combined: "-4n")
+//! sa-end     = host [ "[" port "]" ]
+//! proto      = "esp" | "ah" | "ipcomp" | "esp-old" | "ah-old" | "esp-udp" [ host ]
+//! sa-option  = "-m" ("transport" | "tunnel" | "any" | "beet") | "-r" n | "-u" n
+//!            | "-f" ("zero-pad" | "random-pad" | "seq-pad" | "nocyclic-seq"
+//!                    | "noecn" | "decap-dscp" | "nopmtudisc")
+//!            | ("-lh" | "-ls" | "-bh" | "-bs" | "-ph" | "-ps" | "-uh" | "-us") n
+//!            | "-ctx" n n string
+//!            | "-E" ealg [ key ] | "-A" aalg [ key ] | "-C" calg [ "-R" ]
+//! key        = hex | string                    (none for the NULL algorithms)
+//! spd        = ("spdadd" | "spdupdate" | "spddelete") addropts
+//!              range range upper [ misc ] [ "-ctx" n n string ] "-P" policy ";"
+//! range      = host [ "/" n ] [ "[" port "]" ]
+//! upper      = n | name                        misc = n [ "," n ] | a.b.c.d
+//! policy     = dir [ ("prio" | "priority") prio ] [ action { rule } ]
+//! dir        = "in" | "out" | "fwd"
+//! prio       = [ "-" ] n | ("low" | "def" | "high") [ ("+" | "-") n ]
+//! action     = "discard" | "none" | "ipsec" | "entrust" | "bypass"
+//! rule       = rproto "/" mode [ "/" [ ends ] [ "/" [ level ] ] ]
+//! ends       = addr [ "[" port "]" ] "-" addr [ "[" port "]" ]
+//! level      = "default" | "use" | "require" | "unique" [ ":" n ]
+//! ```
+//!
+//! Options and algorithms may come in any order (setkey requires the options first);
+//! giving one twice is an error (setkey silently keeps the last). `-m beet`, the `-f` flags
+//! that Linux honours, packet and use-time lifetimes (`-ph -ps -uh -us`), `beet` rules and
+//! the bare-number ICMP/GRE forms (`icmp 8`, `gre 1234`) are pfkey extensions, so that
+//! `pfkey save` can write every state PF_KEY can create.
+//!
+//! Errors are reported with the span of the offending token; after one, the parser skips
+//! to the next `;` (or to a command keyword that starts a line, which catches a missing
+//! `;`) and goes on, so one run reports every error.
+#![forbid(unsafe_code)]
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
+
+use pfkey::alg::{self, AlgKind, KeyBits, Usability};
+use pfkey::repr::Key;
+use pfkey::wire::{Direction, Level, Mode, PolicyType, SaType, IPSEC_MANUAL_REQID_MAX};
+use zeroize::Zeroizing;
+
+use super::ast::*;
+use super::lexer::{tokenize, Token, TokenKind};
+use super::names;
+use super::{RawDiag, Severity};
+
+/// setkey's default policy priority (`PRIORITY_DEFAULT`, libipsec).
+pub const PRIORITY_DEFAULT: u32 = 0x8000_0000;
+/// `prio low` (`PRIORITY_LOW`).
+pub const PRIORITY_LOW: u32 = 0xC000_0000;
+/// `prio high` (`PRIORITY_HIGH`).
+pub const PRIORITY_HIGH: u32 = 0x4000_0000;
+
+/// Linux's limit on templates per policy (`XFRM_MAX_DEPTH`; more gives `ELOOP`).
+pub const MAX_RULES: usize = 6;
+
+/// The command keywords, for messages and resynchronisation.
+pub const COMMANDS: &[&str] = &[
+    "add",
+    "update",
+    "get",
+    "delete",
+    "deleteall",
+    "getspi",
+    "flush",
+    "dump",
+    "spdadd",
+    "spdupdate",
+    "spddelete",
+    "spdflush",
+    "spddump",
+    "exit",
+    "quit",
+    "bye",
+];
+
+const SA_OPTIONS: &str = "-m, -r, -u, -f, -lh, -ls, -bh, -bs, -E, -A, -C, -ctx";
+
+/// Marker: an error has been reported; the caller recovers.
+#[derive(Debug)]
+pub struct Fail;
+
+type PResult<T> = Result<T, Fail>;
+
+/// What [`parse`] produces.
+pub struct Parsed {
+    /// The statements that parsed (statements with errors are left out).
+    pub statements: Vec<Statement>,
+    /// Errors and warnings, in source order of discovery.
+    pub diags: Vec<RawDiag>,
+    /// Spans of key material, masked when source lines are shown.
+    pub secrets: Vec<Span>,
+}
+
+/// Parses a whole script. Never panics.
+pub fn parse(src: &str) -> Parsed {
+    let (toks, lex_errors) = tokenize(src);
+    let mut p = Parser {
+        src,
+        toks,
+        pos: 0,
+        diags: lex_errors
+            .into_iter()
+            .map(|e| RawDiag {
+                severity: Severity::Error,
+                span: e.span,
+                message: e.message,
+            })
+            .collect(),
+        secrets: Vec::new(),
+    };
+    let statements = p.script();
+    Parsed {
+        statements,
+        diags: p.diags,
+        secrets: p.secrets,
+    }
+}
+
+struct Parser<'s> {
+    src: &'s str,
+    toks: Vec<Token>,
+    pos: usize,
+    diags: Vec<RawDiag>,
+    secrets: Vec<Span>,
+}
+
+/// Which SA options a command takes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum OptSet {
+    /// `add`, `update`: everything.
+    Add,
+    /// `get`, `delete`: the options setkey accepts (only `-m`/`-u` reach the kernel).
+    Ref,
+    /// `getspi`: `-m`, `-u`.
+    GetSpi,
+}
+
+fn parse_number(s: &str) -> Option<u64> {
+    if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        if h.is_empty() || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        return u64::from_str_radix(h, 16).ok();
+    }
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+fn looks_numeric(s: &str) -> bool {
+    s.bytes().next().is_some_and(|b| b.is_ascii_digit())
+        && s.bytes()
+            .all(|b| b.is_ascii_hexdigit() || b == b'x' || b == b'X')
+}
+
+/// Optimal-string-alignment distance, for "did you mean" hints.
+fn distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev2 = vec![0usize; b.len() + 1];
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0usize; b.len() + 1];
+    for i in 1..=a.len() {
+        cur[0] = i;
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(prev2[j - 2] + 1);
+            }
+            cur[j] = v;
+        }
+        std::mem::swap(&mut prev2, &mut prev);
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+/// The closest candidate within 2 edits (1 for short words).
+fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    if word.len() > 40 {
+        return None;
+    }
+    // At most 2 edits, and fewer than half the word: "-x" is not a typo of "-m".
+    let limit = 2.min((word.chars().count().max(1) - 1) / 2 + usize::from(word.len() > 2));
+    candidates
+        .iter()
+        .map(|c| (distance(word, c), *c))
+        .filter(|(d, _)| *d <= limit && 2 * d < word.chars().count())
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn hint(word: &str, candidates: &[&str]) -> String {
+    match did_you_mean(word, candidates) {
+        Some(c) => format!("; did you mean '{c}'?"),
+        None => String::new(),
+    }
+}
+
+impl<'s> Parser<'s> {
+    // ----------------------------------------------------------------------------------
+    // Token access and reporting
+    // ----------------------------------------------------------------------------------
+
+    fn peek(&self) -> Option<Token> {
+        self.toks.get(self.pos).copied()
+    }
+
+    fn peek_at(&self, n: usize) -> Option<Token> {
+        self.toks.get(self.pos + n).copied()
+    }
+
+    fn text(&self, t: Token) -> &'s str {
+        self.src.get(t.span.start..t.span.end).unwrap_or("")
+    }
+
+    /// The text of the next token if it is a word.
+    fn peek_word(&self) -> Option<&'s str> {
+        self.peek()
+            .filter(|t| t.kind == TokenKind::Word)
+            .map(|t| self.text(t))
+    }
+
+    fn peek_kind(&self) -> Option<TokenKind> {
+        self.peek().map(|t| t.kind)
+    }
+
+    fn bump(&mut self) -> Option<Token> {
+        let t = self.peek();
+        if t.is_some() {
+            self.pos += 1;
+        }
+        t
+    }
+
+    /// Where the previous token ends (for "missing …" at the end of a statement).
+    fn prev_end(&self) -> Span {
+        match self.pos.checked_sub(1).and_then(|i| self.toks.get(i)) {
+            Some(t) => Span::new(t.span.end, t.span.end),
+            None => Span::new(0, 0),
+        }
+    }
+
+    fn error(&mut self, span: Span, message: impl Into<String>) -> Fail {
+        self.diags.push(RawDiag {
+            severity: Severity::Error,
+            span,
+            message: message.into(),
+        });
+        Fail
+    }
+
+    fn warn(&mut self, span: Span, message: impl Into<String>) {
+        self.diags.push(RawDiag {
+            severity: Severity::Warning,
+            span,
+            message: message.into(),
+        });
+    }
+
+    /// A token described for a message, without echoing secrets or whole paragraphs.
+    fn describe(&self, t: Token) -> String {
+        match t.kind {
+            TokenKind::Str => "a quoted string".into(),
+            TokenKind::Semi => "';'".into(),
+            TokenKind::Slash => "'/'".into(),
+            TokenKind::LBracket => "'['".into(),
+            TokenKind::RBracket => "']'".into(),
+            TokenKind::Invalid => "an invalid character".into(),
+            TokenKind::Word => {
+                let w = self.text(t);
+                if (w.starts_with("0x") || w.starts_with("0X")) && w.len() > 12 {
+                    "a long hex number".into()
+                } else if w.chars().count() > 40 {
+                    format!("'{}…'", w.chars().take(40).collect::<String>())
+                } else {
+                    format!("'{w}'")
+                }
+            }
+        }
+    }
+
+    fn is_command_keyword(&self, t: Token) -> bool {
+        t.kind == TokenKind::Word && COMMANDS.contains(&self.text(t))
+    }
+
+    /// Reports a missing element where the next token is: an unterminated statement at the
+    /// end of the file, a missing `;` before a new statement, or a wrong token.
+    fn missing(&mut self, what: &str, kw: &str, kw_span: Span) -> Fail {
+        match self.peek() {
+            None => self.unterminated(kw, kw_span),
+            Some(t) if t.kind == TokenKind::Invalid => Fail,
+            Some(t) if t.kind == TokenKind::Semi => {
+                self.error(t.span, format!("missing {what} before ';'"))
+            }
+            Some(t) if t.line_start && self.is_command_keyword(t) && t.span.start > kw_span.end => {
+                let span = self.prev_end();
+                self.error(
+                    span,
+                    format!(
+                        "'{kw}' statement is incomplete: missing {what}, and no ';' before the \
+                         '{}' statement on the next line",
+                        self.text(t)
+                    ),
+                )
+            }
+            Some(t) => {
+                let d = self.describe(t);
+                self.error(t.span, format!("expected {what}, found {d}"))
+            }
+        }
+    }
+
+    fn unterminated(&mut self, kw: &str, kw_span: Span) -> Fail {
+        let (line, col) = super::line_col(self.src, kw_span.start);
+        let span = self.prev_end();
+        self.error(
+            span,
+            format!(
+                "unterminated statement: the '{kw}' statement at {line}:{col} has no ';' before \
+                 the end of the file"
+            ),
+        )
+    }
+
+    /// Consumes a word, or reports `what` as missing.
+    fn word(&mut self, what: &str, kw: &str, kw_span: Span) -> PResult<(&'s str, Span)> {
+        match self.peek() {
+            Some(t) if t.kind == TokenKind::Word => {
+                self.pos += 1;
+                Ok((self.text(t), t.span))
+            }
+            _ => Err(self.missing(what, kw, kw_span)),
+        }
+    }
+
+    /// Expects the `;` that ends a statement; returns its span.
+    fn end(&mut self, kw: &str, kw_span: Span) -> PResult<Span> {
+        match self.peek() {
+            Some(t) if t.kind == TokenKind::Semi => {
+                self.pos += 1;
+                Ok(t.span)
+            }
+            None => Err(self.unterminated(kw, kw_span)),
+            Some(t) if t.kind == TokenKind::Invalid => Err(Fail),
+            Some(t) if t.line_start && self.is_command_keyword(t) => {
+                let span = self.prev_end();
+                Err(self.error(
+                    span,
+                    format!(
+                        "missing ';' at the end of the '{kw}' statement (the next line starts a \
+                         '{}' statement)",
+                        self.text(t)
+                    ),
+                ))
+            }
+            Some(t) => {
+                let d = self.describe(t);
+                Err(self.error(
+                    t.span,
+                    format!("expected ';' to end the '{kw}' statement, found {d}"),
+                ))
+            }
+        }
+    }
+
+    /// After an error: skip to just past the next `;`, or to a command keyword starting a
+    /// line (a forgotten `;`), whichever comes first.
+    fn recover(&mut self, stmt_start: usize) {
+        while let Some(t) = self.peek() {
+            if t.kind == TokenKind::Semi {
+                self.pos += 1;
+                return;
+            }
+            if t.line_start && self.is_command_keyword(t) && self.pos > stmt_start {
+                return;
+            }
+            self.pos += 1;
+        }
+    }
+
+    // ----------------------------------------------------------------------------------
+    // Script and statements
+    // ----------------------------------------------------------------------------------
+
+    fn script(&mut self) -> Vec<Statement> {
+        let mut out = Vec::new();
+        while let Some(t) = self.peek() {
+            let start = self.pos;
+            match t.kind {
+                TokenKind::Semi => {
+                    self.pos += 1;
+                    continue;
+                }
+                TokenKind::Invalid => {
+                    self.pos += 1;
+                    self.recover(start);
+                    continue;
+                }
+                TokenKind::Word => {}
+                _ => {
+                    let d = self.describe(t);
+                    self.error(t.span, format!("expected a command, found {d}"));
+                    self.pos += 1;
+                    self.recover(start);
+                    continue;
+                }
+            }
+            match self.statement() {
+                Ok(stmt) => {
+                    let exit = matches!(stmt.command, Command::Exit);
+                    out.push(stmt);
+                    if exit {
+                        if let Some(next) = self.peek() {
+                            self.warn(
+                                next.span,
+                                "everything after 'exit' is ignored (setkey stops reading here)",
+                            );
+                        }
+                        break;
+                    }
+                }
+                Err(Fail) => self.recover(start),
+            }
+        }
+        out
+    }
+
+    fn statement(&mut self) -> PResult<Statement> {
+        let Some(kw_tok) = self.bump() else {
+            return Err(Fail);
+        };
+        let kw = self.text(kw_tok);
+        let ks = kw_tok.span;
+        let command = match kw {
+            "add" | "update" => {
+                let a = self.sa_add(kw, ks)?;
+                if kw == "add" {
+                    Command::Add(a)
+                } else {
+                    Command::Update(a)
+                }
+            }
+            "get" | "delete" => {
+                let r = self.sa_ref(kw, ks)?;
+                if kw == "get" {
+                    Command::Get(r)
+                } else {
+                    Command::Delete(r)
+                }
+            }
+            "deleteall" => {
+                let opts = self.addr_opts(ks)?;
+                let src = self.sa_endpoint(opts, "source address", kw, ks)?;
+                let dst = self.sa_endpoint(opts, "destination address", kw, ks)?;
+                self.same_family(&src.host, &dst.host, "source", "destination")?;
+                let proto = self.sa_proto(opts, kw, ks)?;
+                Command::DeleteAll(SaPair {
+                    opts,
+                    src,
+                    dst,
+                    proto,
+                })
+            }
+            "getspi" => Command::GetSpi(self.getspi(kw, ks)?),
+            "flush" | "dump" => {
+                let proto = match self.peek() {
+                    Some(t)
+                        if t.kind == TokenKind::Word
+                            && !(t.line_start && self.is_command_keyword(t)) =>
+                    {
+                        Some(self.sa_proto(AddrOpts::default(), kw, ks)?)
+                    }
+                    _ => None,
+                };
+                if kw == "flush" {
+                    Command::Flush(proto)
+                } else {
+                    Command::Dump(proto)
+                }
+            }
+            "spdadd" | "spdupdate" | "spddelete" => {
+                let e = self.spd(kw, ks)?;
+                match kw {
+                    "spdadd" => Command::SpdAdd(e),
+                    "spdupdate" => Command::SpdUpdate(e),
+                    _ => Command::SpdDelete(e),
+                }
+            }
+            "spdflush" => Command::SpdFlush,
+            "spddump" => Command::SpdDump,
+            "exit" | "quit" | "bye" => Command::Exit,
+            "spdget" | "migrate" | "spdsetidx" => {
+                return Err(self.error(
+                    ks,
+                    format!("'{kw}' is not a setkey command on Linux (setkey 0.8.2 has no '{kw}')"),
+                ))
+            }
+            _ => {
+                let h = hint(kw, COMMANDS);
+                let d = self.describe(kw_tok);
+                return Err(self.error(
+                    ks,
+                    format!(
+                        "unknown command {d} (expected add, update, get, delete, deleteall, \
+                         getspi, flush, dump, spdadd, spdupdate, spddelete, spdflush, spddump \
+                         or exit){h}"
+                    ),
+                ));
+            }
+        };
+        let semi = self.end(kw, ks)?;
+        Ok(Statement {
+            command,
+            span: ks.to(semi),
+        })
+    }
+
+    // ----------------------------------------------------------------------------------
+    // Addresses
+    // ----------------------------------------------------------------------------------
+
+    fn addr_opts(&mut self, _kw_span: Span) -> PResult<AddrOpts> {
+        let mut o = AddrOpts::default();
+        let mut v4: Option<Span> = None;
+        let mut v6: Option<Span> = None;
+        while let Some(w) = self.peek_word() {
+            let b = w.as_bytes();
+            if b.len() < 2
+                || b[0] != b'-'
+                || !b[1..].iter().all(|c| matches!(c, b'4' | b'6' | b'n'))
+            {
+                break;
+            }
+            let Some(t) = self.bump() else { break };
+            for c in &b[1..] {
+                match c {
+                    b'4' => v4 = Some(t.span),
+                    b'6' => v6 = Some(t.span),
+                    _ => o.numeric = true,
+                }
+            }
+        }
+        match (v4, v6) {
+            (Some(a), Some(b)) => {
+                return Err(self.error(a.to(b), "-4 and -6 contradict each other: give at most one"))
+            }
+            (Some(_), None) => o.family = Some(Family::V4),
+            (None, Some(_)) => o.family = Some(Family::V6),
+            (None, None) => {}
+        }
+        Ok(o)
+    }
+
+    /// Parses a host word: IPv4, IPv6 (with `%scope`), or a name.
+    fn host(&mut self, w: &str, span: Span, opts: AddrOpts, what: &str) -> PResult<HostSpec> {
+        let host = if w.contains(':') {
+            let (a, scope) = match w.split_once('%') {
+                Some((a, s)) => (a, Some(s)),
+                None => (w, None),
+            };
+            match a.parse::<Ipv6Addr>() {
+                Ok(ip) => {
+                    if let Some(s) = scope {
+                        if s.is_empty() {
+                            return Err(self.error(
+                                span,
+                                format!(
+                                    "'{w}': nothing after '%' (give an interface or a zone number)"
+                                ),
+                            ));
+                        }
+                    }
+                    Host::Ip {
+                        addr: IpAddr::V6(ip),
+                        scope: scope.map(str::to_string),
+                    }
+                }
+                Err(_) => {
+                    return Err(self.error(span, format!("'{w}' is not a valid IPv6 address")))
+                }
+            }
+        } else if w.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+            match w.parse::<Ipv4Addr>() {
+                Ok(ip) => Host::Ip {
+                    addr: IpAddr::V4(ip),
+                    scope: None,
+                },
+                Err(_) => {
+                    return Err(self.error(span, format!("'{w}' is not a valid IPv4 address")))
+                }
+            }
+        } else {
+            let valid = w
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+                && !w.starts_with(['-', '.']);
+            if !valid {
+                let t = Token {
+                    kind: TokenKind::Word,
+                    span,
+                    line_start: false,
+                };
+                let d = self.describe(t);
+                return Err(self.error(
+                    span,
+                    format!("expected {what} (an IPv4 or IPv6 address or a host name), found {d}"),
+                ));
+            }
+            if opts.numeric {
+                return Err(self.error(
+                    span,
+                    format!("-n allows only numeric addresses, but '{w}' is a host name"),
+                ));
+            }
+            Host::Name(w.to_string())
+        };
+        if let (Host::Ip { addr, .. }, Some(f)) = (&host, opts.family) {
+            if Family::of(addr) != f {
+                let flag = if f == Family::V4 { "-4" } else { "-6" };
+                return Err(self.error(
+                    span,
+                    format!(
+                        "'{w}' is an {} address, but {flag} restricts this statement to {}",
+                        Family::of(addr).name(),
+                        f.name()
+                    ),
+                ));
+            }
+        }
+        Ok(HostSpec { host, span })
+    }
+
+    /// `[PORT]` if present.
+    fn opt_port(&mut self, kw: &str, ks: Span) -> PResult<Option<u16>> {
+        if self.peek_kind() != Some(TokenKind::LBracket) {
+            return Ok(None);
+        }
+        self.pos += 1;
+        let (w, span) = self.word("a port number, 'any' or a service name", kw, ks)?;
+        let port = if w == "any" {
+            0
+        } else if let Some(n) = parse_number(w) {
+            match u16::try_from(n) {
+                Ok(p) => p,
+                Err(_) => {
+                    return Err(self.error(span, format!("port {w} is out of range (0 to 65535)")))
+                }
+            }
+        } else if let Some(p) = names::service_by_name(w) {
+            p
+        } else {
+            return Err(self.error(
+                span,
+                format!("unknown service '{w}' (give a port number, 'any', or a name from /etc/services)"),
+            ));
+        };
+        match self.peek_kind() {
+            Some(TokenKind::RBracket) => {
+                self.pos += 1;
+                Ok(Some(port))
+            }
+            _ => Err(self.missing("']' after the port", kw, ks)),
+        }
+    }
+
+    fn sa_endpoint(
+        &mut self,
+        opts: AddrOpts,
+        what: &str,
+        kw: &str,
+        ks: Span,
+    ) -> PResult<SaEndpoint> {
+        let (w, span) = self.word(what, kw, ks)?;
+        if w.starts_with('-') {
+            return Err(self.error(span, format!("expected {what}, found option '{w}'")));
+        }
+        let host = self.host(w, span, opts, what)?;
+        if self.peek_kind() == Some(TokenKind::Slash) {
+            let slash = self.peek().map(|t| t.span).unwrap_or(span);
+            let end = self.peek_at(1).map(|t| t.span).unwrap_or(slash);
+            return Err(self.error(
+                slash.to(end),
+                format!("an SA endpoint is one host: remove the prefix after '{w}'"),
+            ));
+        }
+        let port = self.opt_port(kw, ks)?;
+        Ok(SaEndpoint { host, port })
+    }
+
+    fn same_family(&mut self, a: &HostSpec, b: &HostSpec, an: &str, bn: &str) -> PResult<()> {
+        if let (Some(x), Some(y)) = (a.ip(), b.ip()) {
+            if x.is_ipv4() != y.is_ipv4() {
+                return Err(self.error(
+                    b.span,
+                    format!(
+                        "mixed address families: the {an} {x} is {} but the {bn} {y} is {}; both \
+                         must be of one family",
+                        Family::of(&x).name(),
+                        Family::of(&y).name()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    // ----------------------------------------------------------------------------------
+    // SA statements
+    // ----------------------------------------------------------------------------------
+
+    fn sa_proto(&mut self, opts: AddrOpts, kw: &str, ks: Span) -> PResult<SaProto> {
+        let (w, span) = self.word("a protocol (esp, ah or ipcomp)", kw, ks)?;
+        Ok(match w {
+            "esp" => SaProto::Esp,
+            "ah" => SaProto::Ah,
+            "ipcomp" => SaProto::IpComp,
+            "esp-old" => SaProto::EspOld,
+            "ah-old" => SaProto::AhOld,
+            "esp-udp" => {
+                // An optional NAT-OA address precedes the SPI; an SPI is always numeric.
+                let oa = match self.peek() {
+                    Some(t)
+                        if t.kind == TokenKind::Word
+                            && (kw == "add" || kw == "update")
+                            && !looks_numeric(self.text(t))
+                            && !self.text(t).starts_with('-') =>
+                    {
+                        self.pos += 1;
+                        let w = self.text(t);
+                        Some(self.host(w, t.span, opts, "the NAT-OA address")?)
+                    }
+                    _ => None,
+                };
+                SaProto::EspUdp { oa }
+            }
+            "tcp" => {
+                return Err(self.error(
+                    span,
+                    "'tcp' (TCP-MD5 signature SAs) is a BSD feature: Linux has no such SA type",
+                ))
+            }
+            _ => {
+                let h = hint(w, &["esp", "ah", "ipcomp", "esp-old", "ah-old", "esp-udp"]);
+                return Err(self.error(
+                    span,
+                    format!(
+                        "unknown protocol '{w}' (expected esp, ah, ipcomp, esp-old, ah-old or \
+                         esp-udp){h}"
+                    ),
+                ));
+            }
+        })
+    }
+
+    fn spi(&mut self, proto: &SaProto, kw: &str, ks: Span) -> PResult<u32> {
+        let (w, span) = self.word("an SPI", kw, ks)?;
+        self.spi_value(w, span, proto)
+    }
+
+    fn spi_value(&mut self, w: &str, span: Span, proto: &SaProto) -> PResult<u32> {
+        let Some(v) = parse_number(w) else {
+            return Err(self.error(
+                span,
+                format!("expected an SPI (a decimal or 0x-hex number), found '{w}'"),
+            ));
+        };
+        if v == 0 {
+            return Err(self.error(span, "SPI 0 is reserved (RFC 4303 §2.1)"));
+        }
+        if *proto == SaProto::IpComp && v > 0xffff {
+            return Err(self.error(
+                span,
+                format!("CPI {w} is out of range: an IPComp CPI is 16 bits (at most 0xffff)"),
+            ));
+        }
+        u32::try_from(v).map_err(|_| {
+            self.error(
+                span,
+                format!(
+                    "SPI {w} does not fit in 32 bits (setkey would silently send {:#x})",
+                    v as u32
+                ),
+            )
+        })
+    }
+
+    fn sa_head(
+        &mut self,
+        kw: &str,
+        ks: Span,
+    ) -> PResult<(AddrOpts, SaEndpoint, SaEndpoint, SaProto)> {
+        let opts = self.addr_opts(ks)?;
+        let src = self.sa_endpoint(opts, "the source address", kw, ks)?;
+        let dst = self.sa_endpoint(opts, "the destination address", kw, ks)?;
+        self.same_family(&src.host, &dst.host, "source", "destination")?;
+        let proto = self.sa_proto(opts, kw, ks)?;
+        Ok((opts, src, dst, proto))
+    }
+
+    fn sa_add(&mut self, kw: &str, ks: Span) -> PResult<SaAdd> {
+        let (opts, src, dst, proto) = self.sa_head(kw, ks)?;
+        let spi_tok = self.peek().map(|t| t.span).unwrap_or(ks);
+        let spi = self.spi(&proto, kw, ks)?;
+        let (sa, algs) = self.sa_options(OptSet::Add, &proto, kw, ks)?;
+        self.check_sa(&proto, &algs, spi_tok)?;
+        self.check_ports(&proto, &src, &dst);
+        if kw == "update" {
+            self.warn(
+                ks,
+                "on an SA that is already mature, Linux's UPDATE keeps the keys and algorithms \
+                 and changes only lifetimes and NAT-T ports; the keys given here apply only to \
+                 a larval SA (from getspi)",
+            );
+        }
+        Ok(SaAdd {
+            opts,
+            src,
+            dst,
+            proto,
+            spi,
+            sa,
+            algs,
+        })
+    }
+
+    fn sa_ref(&mut self, kw: &str, ks: Span) -> PResult<SaRef> {
+        let (opts, src, dst, proto) = self.sa_head(kw, ks)?;
+        let spi = self.spi(&proto, kw, ks)?;
+        let (sa, _) = self.sa_options(OptSet::Ref, &proto, kw, ks)?;
+        Ok(SaRef {
+            opts,
+            src,
+            dst,
+            proto,
+            spi,
+            sa,
+        })
+    }
+
+    fn getspi(&mut self, kw: &str, ks: Span) -> PResult<GetSpi> {
+        let (opts, src, dst, proto) = self.sa_head(kw, ks)?;
+        let range = match self.peek() {
+            Some(t) if t.kind == TokenKind::Word && !self.text(t).starts_with('-') => {
+                self.pos += 1;
+                let w = self.text(t);
+                let (lo, hi) = match w.split_once('-') {
+                    Some((a, b)) => (a, b),
+                    None => (w, w),
+                };
+                let lo = self.spi_value(lo, t.span, &proto)?;
+                let hi = self.spi_value(hi, t.span, &proto)?;
+                if lo > hi {
+                    return Err(self.error(
+                        t.span,
+                        format!("SPI range '{w}' is empty: its minimum is above its maximum"),
+                    ));
+                }
+                Some((lo, hi))
+            }
+            _ => None,
+        };
+        let (sa, _) = self.sa_options(OptSet::GetSpi, &proto, kw, ks)?;
+        Ok(GetSpi {
+            opts,
+            src,
+            dst,
+            proto,
+            range,
+            sa,
+        })
+    }
+
+    /// A number option's value.
+    fn number(&mut self, opt: &str, max: u64, unit: &str, kw: &str, ks: Span) -> PResult<u64> {
+        let (w, span) = self.word(&format!("a number after {opt}"), kw, ks)?;
+        match parse_number(w) {
+            Some(v) if v <= max => Ok(v),
+            Some(_) => Err(self.error(
+                span,
+                format!("{opt} {w} is out of range (at most {max} {unit})"),
+            )),
+            None => Err(self.error(span, format!("{opt} takes a number of {unit}, not '{w}'"))),
+        }
+    }
+
+    fn sec_ctx(&mut self, kw: &str, ks: Span) -> PResult<SecCtx> {
+        let field = |p: &mut Self, name: &str| -> PResult<u8> {
+            let (w, span) = p.word(
+                &format!("the {name} after -ctx (-ctx DOI ALG \"LABEL\")"),
+                kw,
+                ks,
+            )?;
+            match parse_number(w).and_then(|v| u8::try_from(v).ok()) {
+                Some(v) => Ok(v),
+                None => Err(p.error(
+                    span,
+                    format!(
+                        "-ctx takes DOI ALG \"LABEL\": the {name} is a number from 0 to 255, not \
+                         '{w}'"
+                    ),
+                )),
+            }
+        };
+        let doi = field(self, "DOI")?;
+        let alg = field(self, "algorithm")?;
+        match self.peek() {
+            Some(t) if t.kind == TokenKind::Str => {
+                self.pos += 1;
+                let label = self.src.as_bytes()[t.span.start + 1..t.span.end - 1].to_vec();
+                if label.len() + 1 > 4096 {
+                    return Err(self.error(
+                        t.span,
+                        "security context longer than 4095 bytes (Linux allows one page)",
+                    ));
+                }
+                Ok(SecCtx { doi, alg, label })
+            }
+            _ => Err(self.missing("a quoted security context label after -ctx DOI ALG", kw, ks)),
+        }
+    }
+
+    fn sa_options(
+        &mut self,
+        set: OptSet,
+        proto: &SaProto,
+        kw: &str,
+        ks: Span,
+    ) -> PResult<(SaOptions, Algorithms)> {
+        let mut o = SaOptions::default();
+        let mut algs = Algorithms::default();
+        let mut seen: Vec<&'s str> = Vec::new();
+        loop {
+            let Some(t) = self.peek() else {
+                return Err(self.unterminated(kw, ks));
+            };
+            match t.kind {
+                TokenKind::Semi => break,
+                TokenKind::Invalid => return Err(Fail),
+                TokenKind::Word if self.text(t).starts_with('-') => {}
+                TokenKind::Word if t.line_start && self.is_command_keyword(t) => break,
+                _ => {
+                    let d = self.describe(t);
+                    return Err(self.error(
+                        t.span,
+                        format!("unexpected {d} in '{kw}' (expected an SA option such as -m or -E, or ';')"),
+                    ));
+                }
+            }
+            self.pos += 1;
+            let opt = self.text(t);
+            let known = [
+                "-m", "-r", "-u", "-f", "-lh", "-ls", "-bh", "-bs", "-ph", "-ps", "-uh", "-us",
+                "-ctx", "-E", "-A", "-C",
+            ];
+            if !known.contains(&opt) {
+                if opt == "-R" {
+                    return Err(self.error(t.span, "-R only follows -C ALG (raw CPI for IPComp)"));
+                }
+                if opt == "-P" {
+                    return Err(self.error(
+                        t.span,
+                        format!("-P (a policy) belongs to spdadd, not to '{kw}'"),
+                    ));
+                }
+                let h = hint(opt, &known);
+                return Err(self.error(
+                    t.span,
+                    format!("unknown SA option '{opt}' (expected {SA_OPTIONS}){h}"),
+                ));
+            }
+            let allowed = match set {
+                OptSet::Add => true,
+                OptSet::Ref => !matches!(opt, "-E" | "-A" | "-C"),
+                OptSet::GetSpi => matches!(opt, "-m" | "-u"),
+            };
+            if !allowed {
+                let what = match set {
+                    OptSet::Ref => "only add and update take algorithms and keys",
+                    _ => "getspi takes only -m and -u",
+                };
+                return Err(self.error(t.span, format!("{opt} has no meaning for '{kw}': {what}")));
+            }
+            if opt != "-f" {
+                if seen.contains(&opt) {
+                    return Err(self.error(t.span, format!("{opt} is given twice")));
+                }
+                seen.push(opt);
+            }
+            if set == OptSet::Ref && !matches!(opt, "-m" | "-u") {
+                self.warn(
+                    t.span,
+                    format!("{opt} has no effect on '{kw}' (only -m and -u are sent, and Linux ignores them)"),
+                );
+            }
+            match opt {
+                "-m" => {
+                    let (w, span) = self.word("a mode after -m", kw, ks)?;
+                    o.mode = Some(match w {
+                        "transport" => Mode::Transport,
+                        "tunnel" => Mode::Tunnel,
+                        "any" => Mode::Any,
+                        "beet" => Mode::Beet,
+                        _ => {
+                            let h = hint(w, &["transport", "tunnel", "any"]);
+                            return Err(self.error(
+                                span,
+                                format!(
+                                    "unknown mode '{w}' (expected transport, tunnel or any){h}"
+                                ),
+                            ));
+                        }
+                    });
+                }
+                "-r" => {
+                    let span = self.peek().map(|t| t.span).unwrap_or(t.span);
+                    let v = self.number("-r", 255, "packets", kw, ks)?;
+                    if proto.is_old() {
+                        return Err(self.error(
+                            t.span,
+                            format!(
+                                "{} SAs have no replay protection: -r is not allowed",
+                                proto.keyword()
+                            ),
+                        ));
+                    }
+                    if v > 32 {
+                        self.warn(
+                            span,
+                            format!("Linux caps the replay window at 32 packets; {v} becomes 32"),
+                        );
+                    }
+                    o.replay = Some(v as u8);
+                }
+                "-u" => {
+                    o.reqid = Some(self.number("-u", u32::MAX.into(), "(a reqid)", kw, ks)? as u32)
+                }
+                "-f" => {
+                    let (w, span) = self.word("a flag after -f", kw, ks)?;
+                    let f = &mut o.flags;
+                    match w {
+                        "zero-pad" => f.zero_pad = true,
+                        "random-pad" => f.random_pad = true,
+                        "seq-pad" => f.seq_pad = true,
+                        "nocyclic-seq" => f.nocyclic_seq = true,
+                        "noecn" => f.noecn = true,
+                        "decap-dscp" => f.decap_dscp = true,
+                        "nopmtudisc" => f.nopmtudisc = true,
+                        _ => {
+                            let all = [
+                                "zero-pad",
+                                "random-pad",
+                                "seq-pad",
+                                "nocyclic-seq",
+                                "noecn",
+                                "decap-dscp",
+                                "nopmtudisc",
+                            ];
+                            let h = hint(w, &all);
+                            return Err(self.error(
+                                span,
+                                format!(
+                                    "unknown -f flag '{w}' (expected zero-pad, random-pad, \
+                                     seq-pad, nocyclic-seq, or the Linux flags noecn, \
+                                     decap-dscp, nopmtudisc){h}"
+                                ),
+                            ));
+                        }
+                    }
+                }
+                "-lh" => o.hard.addtime = Some(self.number(opt, u64::MAX, "seconds", kw, ks)?),
+                "-ls" => o.soft.addtime = Some(self.number(opt, u64::MAX, "seconds", kw, ks)?),
+                "-bh" => o.hard.bytes = Some(self.number(opt, u64::MAX, "bytes", kw, ks)?),
+                "-bs" => o.soft.bytes = Some(self.number(opt, u64::MAX, "bytes", kw, ks)?),
+                "-ph" => {
+                    o.hard.packets =
+                        Some(self.number(opt, u32::MAX.into(), "packets", kw, ks)? as u32)
+                }
+                "-ps" => {
+                    o.soft.packets =
+                        Some(self.number(opt, u32::MAX.into(), "packets", kw, ks)? as u32)
+                }
+                "-uh" => o.hard.usetime = Some(self.number(opt, u64::MAX, "seconds", kw, ks)?),
+                "-us" => o.soft.usetime = Some(self.number(opt, u64::MAX, "seconds", kw, ks)?),
+                "-ctx" => o.sec_ctx = Some(self.sec_ctx(kw, ks)?),
+                "-E" => algs.enc = Some(self.keyed_alg(AlgKind::Encrypt, opt, kw, ks)?),
+                "-A" => algs.auth = Some(self.keyed_alg(AlgKind::Auth, opt, kw, ks)?),
+                "-C" => {
+                    let (w, span) = self.word("a compression algorithm after -C", kw, ks)?;
+                    let alg = self.resolve_alg(AlgKind::Compress, w, span)?;
+                    let raw_cpi = if self.peek_word() == Some("-R") {
+                        self.pos += 1;
+                        true
+                    } else {
+                        false
+                    };
+                    algs.comp = Some(CompAlg { alg, raw_cpi });
+                }
+                // Every other spelling was refused above.
+                _ => {}
+            }
+        }
+        Ok((o, algs))
+    }
+
+    /// Resolves an algorithm name, refusing what Linux PF_KEY cannot install.
+    fn resolve_alg(
+        &mut self,
+        kind: AlgKind,
+        name: &str,
+        span: Span,
+    ) -> PResult<&'static alg::Algorithm> {
+        if let Some(a) = alg::lookup(kind, name) {
+            match a.usability {
+                Usability::Usable => {}
+                Usability::NotBuilt => {
+                    self.warn(span, format!("{}: {}", a.name, a.usability.reason()))
+                }
+                Usability::Aead | Usability::NoImplementation => {
+                    return Err(self.error(
+                        span,
+                        format!(
+                            "{kind} algorithm '{name}' cannot be used through Linux PF_KEY: {}",
+                            a.usability.reason()
+                        ),
+                    ))
+                }
+            }
+            return Ok(a);
+        }
+        if let Some(h) = alg::unsupported_hint(kind, name) {
+            return Err(self.error(span, format!("{kind} algorithm '{name}': {h}")));
+        }
+        let other: Vec<String> = alg::lookup_any(name)
+            .iter()
+            .filter(|a| a.kind != kind)
+            .map(|a| {
+                let opt = match a.kind {
+                    AlgKind::Auth => "-A",
+                    AlgKind::Encrypt => "-E",
+                    AlgKind::Compress => "-C",
+                };
+                format!("'{}' is an {} algorithm (use {opt})", a.name, a.kind)
+            })
+            .collect();
+        if let Some(o) = other.first() {
+            return Err(self.error(span, format!("not an {kind} algorithm: {o}")));
+        }
+        let mut msg = format!("unknown {kind} algorithm '{name}'");
+        if let Some(s) = alg::suggest(kind, name) {
+            msg.push_str(&format!("; did you mean '{s}'?"));
+        }
+        Err(self.error(span, msg))
+    }
+
+    fn keyed_alg(&mut self, kind: AlgKind, opt: &str, kw: &str, ks: Span) -> PResult<KeyedAlg> {
+        let what = if kind == AlgKind::Encrypt {
+            "an encryption algorithm after -E"
+        } else {
+            "an authentication algorithm after -A"
+        };
+        let (name, span) = self.word(what, kw, ks)?;
+        let mut extra_flags = 0;
+        let alg = match (kind, name) {
+            (AlgKind::Encrypt, "des-deriv" | "des-32iv" | "3des-deriv") => {
+                // KAME variants: the plain cipher plus an SA flag (DERIV 0x20, IV4B 0x10).
+                extra_flags = if name == "des-32iv" { 0x10 } else { 0x20 };
+                let base = if name == "3des-deriv" {
+                    "3des-cbc"
+                } else {
+                    "des-cbc"
+                };
+                self.warn(
+                    span,
+                    format!(
+                        "Linux ignores the flag that distinguishes {name}: this SA is plain {base}"
+                    ),
+                );
+                self.resolve_alg(kind, base, span)?
+            }
+            (AlgKind::Encrypt, "simple") => {
+                self.warn(
+                    span,
+                    "'simple' is an obsolete name for the null encryption algorithm",
+                );
+                self.resolve_alg(kind, "null", span)?
+            }
+            _ => self.resolve_alg(kind, name, span)?,
+        };
+        if alg.key_bits == KeyBits::None {
+            // NULL algorithms take no key token (setkey's grammar).
+            if let Some(t) = self.peek() {
+                let is_key = t.kind == TokenKind::Str
+                    || (t.kind == TokenKind::Word && {
+                        let w = self.text(t);
+                        w.starts_with("0x") || w.starts_with("0X")
+                    });
+                if is_key {
+                    self.secrets.push(t.span);
+                    return Err(self.error(
+                        t.span,
+                        format!("{} takes no key: remove the key after '{name}'", alg.name),
+                    ));
+                }
+            }
+            return Ok(KeyedAlg {
+                alg,
+                extra_flags,
+                key: None,
+                span,
+            });
+        }
+        let key = self.key(alg, opt, kw, ks)?;
+        Ok(KeyedAlg {
+            alg,
+            extra_flags,
+            key: Some(key),
+            span,
+        })
+    }
+
+    /// A key: `0x…` hex (odd digit counts get a leading zero nibble, as setkey does) or a
+    /// quoted string (its raw bytes); checked against the algorithm's sizes.
+    fn key(&mut self, alg: &alg::Algorithm, opt: &str, kw: &str, ks: Span) -> PResult<Key> {
+        let sizes = alg.valid_sizes_text();
+        let Some(t) = self.peek() else {
+            return Err(self.unterminated(kw, ks));
+        };
+        let bytes: Zeroizing<Vec<u8>> = match t.kind {
+            TokenKind::Str => {
+                self.pos += 1;
+                self.secrets.push(t.span);
+                Zeroizing::new(self.src.as_bytes()[t.span.start + 1..t.span.end - 1].to_vec())
+            }
+            TokenKind::Word => {
+                let w = self.text(t);
+                if w == REDACTED_KEY {
+                    self.pos += 1;
+                    return Err(self.error(
+                        t.span,
+                        format!(
+                            "the {} key was removed by 'pfkey save --redact': put the real key \
+                             here",
+                            alg.name
+                        ),
+                    ));
+                }
+                let Some(hex) = w.strip_prefix("0x").or_else(|| w.strip_prefix("0X")) else {
+                    if w.starts_with('-') || (t.line_start && self.is_command_keyword(t)) {
+                        return Err(self.missing(
+                            &format!("the {} key ({sizes}) after '{opt} {}'", alg.name, alg.name),
+                            kw,
+                            ks,
+                        ));
+                    }
+                    self.pos += 1;
+                    self.secrets.push(t.span);
+                    return Err(self.error(
+                        t.span,
+                        format!(
+                            "expected the {} key: 0x-prefixed hex or a \"quoted string\" ({sizes})",
+                            alg.name
+                        ),
+                    ));
+                };
+                self.pos += 1;
+                self.secrets.push(t.span);
+                if hex.is_empty() {
+                    return Err(self.error(t.span, "'0x' needs hex digits after it"));
+                }
+                if let Some(i) = hex.bytes().position(|b| !b.is_ascii_hexdigit()) {
+                    let at = t.span.start + 2 + i;
+                    return Err(self.error(
+                        Span::new(at, at + 1),
+                        "not a hex digit: a 0x key takes only 0-9 and a-f",
+                    ));
+                }
+                if hex.len() % 2 == 1 {
+                    self.warn(
+                        t.span,
+                        format!(
+                            "odd number of hex digits ({}): a zero nibble is put in front, as \
+                             setkey does",
+                            hex.len()
+                        ),
+                    );
+                }
+                decode_hex_padded(hex)
+            }
+            TokenKind::Invalid => return Err(Fail),
+            _ => return Err(self.missing(&format!("the {} key ({sizes})", alg.name), kw, ks)),
+        };
+        let bits = bytes.len() as u64 * 8;
+        if let Err(e) = alg.check_key_bits(u32::try_from(bits).unwrap_or(u32::MAX)) {
+            return Err(self.error(t.span, format!("invalid key length: {e}")));
+        }
+        Key::new(bytes.to_vec())
+            .map_err(|_| self.error(t.span, "key too long for PF_KEY (at most 8191 bytes)"))
+    }
+
+    fn check_sa(&mut self, proto: &SaProto, algs: &Algorithms, at: Span) -> PResult<()> {
+        let p = proto.keyword();
+        match proto.satype() {
+            SaType::Esp => {
+                if algs.comp.is_some() {
+                    return Err(self.error(at, format!("{p} SAs take -E and -A; -C is for ipcomp")));
+                }
+                let Some(enc) = &algs.enc else {
+                    return Err(self.error(
+                        at,
+                        format!("{p} needs -E ALGORITHM KEY (use -E null for authentication only)"),
+                    ));
+                };
+                if enc.extra_flags == 0x10 && *proto != SaProto::EspOld {
+                    return Err(self.error(enc.span, "des-32iv needs esp-old"));
+                }
+                if enc.extra_flags == 0x20 && *proto == SaProto::EspOld {
+                    return Err(
+                        self.error(enc.span, "the -deriv variants cannot be used with esp-old")
+                    );
+                }
+            }
+            SaType::Ah => {
+                if algs.enc.is_some() || algs.comp.is_some() {
+                    return Err(self.error(
+                        at,
+                        format!("{p} SAs only authenticate: give -A, not -E or -C"),
+                    ));
+                }
+                if algs.auth.is_none() {
+                    return Err(self.error(at, format!("{p} needs -A ALGORITHM KEY")));
+                }
+            }
+            _ => {
+                if algs.enc.is_some() || algs.auth.is_some() {
+                    return Err(self.error(at, "ipcomp SAs take -C ALGORITHM, not -E or -A"));
+                }
+                if algs.comp.is_none() {
+                    return Err(self.error(at, "ipcomp needs -C ALGORITHM (e.g. -C deflate)"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn check_ports(&mut self, proto: &SaProto, src: &SaEndpoint, dst: &SaEndpoint) {
+        if matches!(proto, SaProto::EspUdp { .. }) {
+            return;
+        }
+        for e in [src, dst] {
+            if e.port.is_some_and(|p| p != 0) {
+                self.warn(
+                    e.host.span,
+                    format!(
+                        "the port is ignored: only esp-udp SAs use ports ({} SA)",
+                        proto.keyword()
+                    ),
+                );
+            }
+        }
+    }
+
+    // ----------------------------------------------------------------------------------
+    // Policies
+    // ----------------------------------------------------------------------------------
+
+    fn selector(&mut self, opts: AddrOpts, what: &str, kw: &str, ks: Span) -> PResult<Selector> {
+        let (w, span) = self.word(what, kw, ks)?;
+        if w.starts_with('-') {
+            return Err(self.error(span, format!("expected {what}, found option '{w}'")));
+        }
+        let host = self.host(w, span, opts, what)?;
+        let prefix = if self.peek_kind() == Some(TokenKind::Slash) {
+            self.pos += 1;
+            let (p, pspan) = self.word("a prefix length after '/'", kw, ks)?;
+            let max = match host.ip() {
+                Some(ip) => Family::of(&ip).bits(),
+                None => 128,
+            };
+            match parse_number(p).filter(|_| p.bytes().all(|b| b.is_ascii_digit())) {
+                Some(n) if n <= u64::from(max) => Some(n as u8),
+                Some(_) => {
+                    let fam = host.ip().map(|ip| Family::of(&ip).name()).unwrap_or("an");
+                    return Err(self.error(
+                        pspan,
+                        format!("prefix /{p} is too long for an {fam} address (at most /{max})"),
+                    ));
+                }
+                None => {
+                    return Err(self.error(
+                        pspan,
+                        format!("'{p}' is not a prefix length (a number of bits, like /24)"),
+                    ))
+                }
+            }
+        } else {
+            None
+        };
+        let port = self.opt_port(kw, ks)?;
+        Ok(Selector { host, prefix, port })
+    }
+
+    fn upper(&mut self, kw: &str, ks: Span) -> PResult<(Upper, Span)> {
+        let (w, span) = self.word(
+            "an upper-layer protocol (a number, any, tcp, udp, icmp, …)",
+            kw,
+            ks,
+        )?;
+        if w.starts_with('-') {
+            return Err(self.error(
+                span,
+                format!("missing upper-layer protocol before '{w}' (use 'any' for all traffic)"),
+            ));
+        }
+        let proto =
+            if let Some(n) = parse_number(w).filter(|_| w.bytes().all(|b| b.is_ascii_digit())) {
+                match u8::try_from(n) {
+                    Ok(p) => p,
+                    Err(_) => {
+                        return Err(self.error(
+                            span,
+                            format!("upper-layer protocol {w} is out of range (0 to 255)"),
+                        ))
+                    }
+                }
+            } else if let Some(p) = names::protocol_by_name(w) {
+                p
+            } else {
+                let h = hint(
+                    w,
+                    &[
+                        "any", "tcp", "udp", "icmp", "icmp6", "gre", "sctp", "esp", "ah",
+                    ],
+                );
+                return Err(self.error(
+                    span,
+                    format!(
+                        "unknown upper-layer protocol '{w}' (a number, any, or a name from \
+                     /etc/protocols such as tcp, udp, icmp or icmp6){h}"
+                    ),
+                ));
+            };
+        let mut misc = None;
+        if let Some(t) = self.peek() {
+            let mw = self.text(t);
+            if t.kind == TokenKind::Word
+                && !mw.starts_with('-')
+                && !(t.line_start && self.is_command_keyword(t))
+            {
+                self.pos += 1;
+                misc = Some(self.upper_misc(proto, w, mw, t.span)?);
+            }
+        }
+        Ok((Upper { proto, misc }, span))
+    }
+
+    fn upper_misc(&mut self, proto: u8, pname: &str, w: &str, span: Span) -> PResult<UpperMisc> {
+        if names::has_type_code(proto) {
+            let (t, c) = match w.split_once(',') {
+                Some((t, c)) => (t, Some(c)),
+                None => (w, None),
+            };
+            let num = |s: &str| parse_number(s).filter(|&v| v <= 255).map(|v| v as u16);
+            return match (num(t), c.map(num)) {
+                (Some(typ), None) => Ok(UpperMisc::TypeCode { typ, code: None }),
+                (Some(typ), Some(Some(code))) => Ok(UpperMisc::TypeCode {
+                    typ,
+                    code: Some(code),
+                }),
+                _ => Err(self.error(
+                    span,
+                    format!("'{w}' is not a {pname} TYPE,CODE pair (two numbers from 0 to 255, like 8,0)"),
+                )),
+            };
+        }
+        if proto == names::IPPROTO_GRE {
+            if let Ok(a) = w.parse::<Ipv4Addr>() {
+                return Ok(UpperMisc::GreKey(u32::from(a)));
+            }
+            return match parse_number(w).and_then(|v| u32::try_from(v).ok()) {
+                Some(k) => Ok(UpperMisc::GreKey(k)),
+                None => Err(self.error(
+                    span,
+                    format!("'{w}' is not a GRE key (a 32-bit number, or a.b.c.d)"),
+                )),
+            };
+        }
+        Err(self.error(
+            span,
+            format!(
+                "unexpected '{w}' after the upper-layer protocol {pname}: only icmp, icmp6 and \
+                 mobility-header take TYPE,CODE and only gre takes a key"
+            ),
+        ))
+    }
+
+    fn spd(&mut self, kw: &str, ks: Span) -> PResult<SpdEntry> {
+        let opts = self.addr_opts(ks)?;
+        if self.peek_word() == Some("tagged") {
+            let span = self.peek().map(|t| t.span).unwrap_or(ks);
+            return Err(self.error(
+                span,
+                "'tagged' policies match PF packet tags, a BSD feature: Linux has no policy tag \
+                 extension",
+            ));
+        }
+        let src = self.selector(opts, "the source address range", kw, ks)?;
+        let dst = self.selector(opts, "the destination address range", kw, ks)?;
+        self.same_family(&src.host, &dst.host, "source", "destination")?;
+        let (upper, uspan) = self.upper(kw, ks)?;
+        if upper.misc.is_some() && (src.port.is_some() || dst.port.is_some()) {
+            return Err(self.error(
+                uspan,
+                "give either ports or the ICMP type/GRE key, not both: they share the port fields",
+            ));
+        }
+        let mut sec_ctx = None;
+        loop {
+            let Some(t) = self.peek() else {
+                return Err(self.unterminated(kw, ks));
+            };
+            match (t.kind, self.text(t)) {
+                (TokenKind::Word, "-ctx") => {
+                    self.pos += 1;
+                    if sec_ctx.is_some() {
+                        return Err(self.error(t.span, "-ctx is given twice"));
+                    }
+                    sec_ctx = Some(self.sec_ctx(kw, ks)?);
+                }
+                (TokenKind::Word, "-P") => {
+                    self.pos += 1;
+                    let policy = self.policy(kw, ks, t.span)?;
+                    return Ok(SpdEntry {
+                        opts,
+                        src,
+                        dst,
+                        upper,
+                        sec_ctx,
+                        policy,
+                    });
+                }
+                (TokenKind::Semi, _) => {
+                    return Err(self.error(
+                        t.span,
+                        format!(
+                            "missing policy: '{kw}' needs -P DIRECTION ACTION before ';' (e.g. \
+                             -P out ipsec esp/transport//require)"
+                        ),
+                    ))
+                }
+                (TokenKind::Invalid, _) => return Err(Fail),
+                (TokenKind::Word, w) if t.line_start && self.is_command_keyword(t) => {
+                    let span = self.prev_end();
+                    return Err(self.error(
+                        span,
+                        format!(
+                            "missing policy and ';': '{kw}' needs -P DIRECTION ACTION, and the \
+                             next line starts a '{w}' statement"
+                        ),
+                    ));
+                }
+                (TokenKind::Word, w @ ("in" | "out" | "fwd" | "ipsec" | "none" | "discard")) => {
+                    return Err(self.error(
+                        t.span,
+                        format!(
+                            "missing -P before '{w}': a policy is written -P DIRECTION ACTION …, \
+                             e.g. -P out ipsec esp/transport//require"
+                        ),
+                    ));
+                }
+                (TokenKind::Word, w) if w.starts_with('-') => {
+                    let h = hint(w, &["-P", "-ctx"]);
+                    return Err(self.error(
+                        t.span,
+                        format!("unknown option '{w}' for '{kw}' (expected -ctx or -P){h}"),
+                    ));
+                }
+                _ => {
+                    let d = self.describe(t);
+                    return Err(self.error(
+                        t.span,
+                        format!("unexpected {d} in '{kw}' (expected -ctx or -P)"),
+                    ));
+                }
+            }
+        }
+    }
+
+    fn policy(&mut self, kw: &str, ks: Span, p_span: Span) -> PResult<PolicySpec> {
+        let (d, dspan) = self.word("a policy direction (in, out or fwd) after -P", kw, ks)?;
+        let dir = match d {
+            "in" => Direction::In,
+            "out" => Direction::Out,
+            "fwd" => Direction::Fwd,
+            _ => {
+                let h = hint(d, &["in", "out", "fwd"]);
+                return Err(self.error(
+                    dspan,
+                    format!("unknown policy direction '{d}' (expected in, out or fwd){h}"),
+                ));
+            }
+        };
+        let mut priority = None;
+        if matches!(self.peek_word(), Some("prio" | "priority")) {
+            self.pos += 1;
+            priority = Some(self.priority(kw, ks)?);
+        }
+        let mut span = p_span.to(dspan);
+        if self.peek_kind() == Some(TokenKind::Semi) {
+            if kw == "spddelete" {
+                return Ok(PolicySpec {
+                    dir,
+                    priority,
+                    action: None,
+                    rules: Vec::new(),
+                    span,
+                });
+            }
+            return Err(self.missing(
+                &format!("the action of the '{d}' policy (discard, none or ipsec)"),
+                kw,
+                ks,
+            ));
+        }
+        let (a, aspan) = self.word("a policy action (discard, none or ipsec)", kw, ks)?;
+        span = span.to(aspan);
+        let action = match a {
+            "discard" => PolicyType::Discard,
+            "none" => PolicyType::None,
+            "ipsec" => PolicyType::Ipsec,
+            "entrust" | "bypass" => {
+                return Err(self.error(
+                    aspan,
+                    format!(
+                        "'{a}' is for per-socket policies only: Linux refuses it in the SPD \
+                         (EINVAL); use 'none' to let traffic pass in clear"
+                    ),
+                ))
+            }
+            _ => {
+                let h = hint(a, &["discard", "none", "ipsec"]);
+                return Err(self.error(
+                    aspan,
+                    format!("unknown policy action '{a}' (expected discard, none or ipsec){h}"),
+                ));
+            }
+        };
+        let mut rules = Vec::new();
+        loop {
+            match self.peek() {
+                Some(t) if t.kind == TokenKind::Semi => break,
+                None => return Err(self.unterminated(kw, ks)),
+                Some(t) if t.kind == TokenKind::Invalid => return Err(Fail),
+                Some(t) if t.line_start && self.is_command_keyword(t) => break,
+                Some(t) => {
+                    if action != PolicyType::Ipsec {
+                        let dsc = self.describe(t);
+                        return Err(self.error(
+                            t.span,
+                            format!("unexpected {dsc}: only 'ipsec' policies take rules, '{a}' takes none"),
+                        ));
+                    }
+                    let r = self.rule(kw, ks)?;
+                    span = span.to(r.span);
+                    rules.push(r);
+                }
+            }
+        }
+        if action == PolicyType::Ipsec && rules.is_empty() {
+            self.warn(
+                aspan,
+                "an 'ipsec' policy without rules lets traffic pass in clear on Linux (like 'none')",
+            );
+        }
+        if dir == Direction::Out {
+            for r in &rules {
+                if r.level == Level::Use && matches!(r.mode, Mode::Tunnel | Mode::Beet) {
+                    self.warn(
+                        r.span,
+                        "Linux refuses optional ('use') tunnel rules in out policies with EINVAL \
+                         since commit cf3128a7aca5 (May 2023, also in stable kernels); 'require' \
+                         works on every kernel",
+                    );
+                }
+            }
+        }
+        if rules.len() > MAX_RULES {
+            return Err(self.error(
+                rules[MAX_RULES].span,
+                format!("too many rules: Linux allows at most {MAX_RULES} per policy (ELOOP)"),
+            ));
+        }
+        Ok(PolicySpec {
+            dir,
+            priority,
+            action: Some(action),
+            rules,
+            span,
+        })
+    }
+
+    /// `prio` forms: `N`, `-N`, `low|def|high`, `BASE+N`, `BASE - N`, … (libipsec's
+    /// policy grammar: `BASE + N` means a *higher* priority, i.e. a smaller value).
+    fn priority(&mut self, kw: &str, ks: Span) -> PResult<Priority> {
+        let (w, span) = self.word("a priority after 'prio'", kw, ks)?;
+        let mut full = span;
+        let (base, inline) = {
+            let split = w.find(['+', '-']).filter(|&i| i > 0);
+            match split {
+                Some(i) => (&w[..i], Some(&w[i..])),
+                None => (w, None),
+            }
+        };
+        let base_val: Option<u32> = match base {
+            "low" => Some(PRIORITY_LOW),
+            "def" => Some(PRIORITY_DEFAULT),
+            "high" => Some(PRIORITY_HIGH),
+            _ => None,
+        };
+        let bad_range = |p: &mut Self, s: Span| {
+            p.error(
+                s,
+                "priority out of range: the result must lie between 0 and 4294967295",
+            )
+        };
+        let Some(bv) = base_val else {
+            // Numeric: `N`, `-N`, `- N`.
+            let (neg, digits, dspan) = if w == "-" {
+                let (n, nspan) = self.word("a number after 'prio -'", kw, ks)?;
+                full = full.to(nspan);
+                (true, n, nspan)
+            } else if let Some(n) = w.strip_prefix('-') {
+                (true, n, span)
+            } else {
+                (false, w, span)
+            };
+            let Some(n) = parse_number(digits) else {
+                return Err(self.error(
+                    dspan,
+                    format!(
+                        "'{w}' is not a priority (a number, or low, def or high with an optional \
+                         + N or - N)"
+                    ),
+                ));
+            };
+            let v = if neg {
+                u64::from(PRIORITY_DEFAULT).checked_add(n)
+            } else {
+                u64::from(PRIORITY_DEFAULT).checked_sub(n)
+            };
+            return match v.and_then(|v| u32::try_from(v).ok()) {
+                Some(value) => Ok(Priority { value }),
+                None => Err(bad_range(self, full)),
+            };
+        };
+        // `BASE`, `BASE+N`, `BASE +N`, `BASE + N`.
+        let offset: Option<(bool, &str, Span)> = match inline {
+            Some(rest) => {
+                let (sign, num) = rest.split_at(1);
+                if num.is_empty() {
+                    let (n, nspan) = self.word("a number after the sign", kw, ks)?;
+                    full = full.to(nspan);
+                    Some((sign == "+", n, nspan))
+                } else {
+                    Some((sign == "+", num, span))
+                }
+            }
+            None => match self.peek_word() {
+                Some(s @ ("+" | "-")) => {
+                    self.pos += 1;
+                    let (n, nspan) = self.word("a number after the sign", kw, ks)?;
+                    full = full.to(nspan);
+                    Some((s == "+", n, nspan))
+                }
+                Some(s)
+                    if (s.starts_with('+') || s.starts_with('-'))
+                        && s.len() > 1
+                        && s[1..].bytes().all(|b| b.is_ascii_alphanumeric())
+                        && s.as_bytes()[1].is_ascii_digit() =>
+                {
+                    let t = self.bump().map(|t| t.span).unwrap_or(span);
+                    full = full.to(t);
+                    Some((s.starts_with('+'), &s[1..], t))
+                }
+                _ => None,
+            },
+        };
+        let Some((plus, num, nspan)) = offset else {
+            return Ok(Priority { value: bv });
+        };
+        let Some(n) = parse_number(num) else {
+            return Err(self.error(nspan, format!("'{num}' is not a number")));
+        };
+        let v = if plus {
+            u64::from(bv).checked_sub(n)
+        } else {
+            u64::from(bv).checked_add(n)
+        };
+        match v.and_then(|v| u32::try_from(v).ok()) {
+            Some(value) => Ok(Priority { value }),
+            None => Err(bad_range(self, full)),
+        }
+    }
+
+    fn rule(&mut self, kw: &str, ks: Span) -> PResult<Rule> {
+        let (p, pspan) = self.word("a rule (PROTOCOL/MODE/ENDPOINTS/LEVEL)", kw, ks)?;
+        let proto = match p {
+            "esp" => SaType::Esp,
+            "ah" => SaType::Ah,
+            "ipcomp" => SaType::IpComp,
+            _ => {
+                let h = hint(p, &["esp", "ah", "ipcomp"]);
+                return Err(self.error(
+                    pspan,
+                    format!(
+                        "unknown protocol '{p}' in a policy rule (expected esp, ah or ipcomp){h}"
+                    ),
+                ));
+            }
+        };
+        let mut span = pspan;
+        if self.peek_kind() != Some(TokenKind::Slash) {
+            return Err(self.error(
+                pspan,
+                format!(
+                    "rule '{p}' needs a mode: {p}/transport//require or {p}/tunnel/SRC-DST/require"
+                ),
+            ));
+        }
+        self.pos += 1;
+        let mode = match self.peek() {
+            Some(t) if t.kind == TokenKind::Word => {
+                self.pos += 1;
+                span = span.to(t.span);
+                match self.text(t) {
+                    "transport" => Mode::Transport,
+                    "tunnel" => Mode::Tunnel,
+                    "beet" => Mode::Beet,
+                    m => {
+                        let h = hint(m, &["transport", "tunnel"]);
+                        return Err(self.error(
+                            t.span,
+                            format!("unknown mode '{m}' in a policy rule (expected transport or tunnel){h}"),
+                        ));
+                    }
+                }
+            }
+            _ => {
+                let at = self.peek().map(|t| t.span).unwrap_or(pspan);
+                return Err(
+                    self.error(at, format!("rule '{p}/' needs a mode: transport or tunnel"))
+                );
+            }
+        };
+        let mut endpoints = None;
+        let mut level = Level::Default;
+        let mut reqid = 0;
+        if self.peek_kind() == Some(TokenKind::Slash) {
+            span = span.to(self.peek().map(|t| t.span).unwrap_or(span));
+            self.pos += 1;
+            // Endpoints: the tokens that follow without whitespace, up to the next '/'.
+            if let Some(t) = self.peek() {
+                if t.kind == TokenKind::Word && !self.starts_next_rule() && t.span.start == span.end
+                {
+                    let (ep, espan) = self.endpoints_text();
+                    span = span.to(espan);
+                    endpoints = Some(self.endpoints(ep, espan)?);
+                }
+            }
+            if self.peek_kind() == Some(TokenKind::Slash)
+                && self.peek().is_some_and(|t| t.span.start == span.end)
+            {
+                span = span.to(self.peek().map(|t| t.span).unwrap_or(span));
+                self.pos += 1;
+                if let Some(t) = self.peek() {
+                    if t.kind == TokenKind::Word
+                        && !self.starts_next_rule()
+                        && t.span.start == span.end
+                    {
+                        self.pos += 1;
+                        span = span.to(t.span);
+                        let (l, r) = self.level(self.text(t), t.span)?;
+                        level = l;
+                        reqid = r;
+                    }
+                }
+            }
+        }
+        let needs_ends = mode == Mode::Tunnel;
+        if needs_ends && endpoints.is_none() {
+            return Err(self.error(
+                span,
+                format!(
+                    "tunnel mode needs the tunnel endpoints: {p}/tunnel/OUTER-SRC-OUTER-DST/LEVEL \
+                     (setkey: \"Invalid address specification\")"
+                ),
+            ));
+        }
+        if !needs_ends && endpoints.is_some() {
+            self.warn(
+                span,
+                format!(
+                    "endpoints are ignored in {} mode (only tunnel mode uses them)",
+                    mode
+                ),
+            );
+        }
+        Ok(Rule {
+            proto,
+            mode,
+            endpoints,
+            level,
+            reqid,
+            span,
+        })
+    }
+
+    /// Whether the next tokens look like the start of another rule (`esp/`, `ah/`, …).
+    fn starts_next_rule(&self) -> bool {
+        matches!(self.peek_word(), Some("esp" | "ah" | "ipcomp"))
+            && self.peek_at(1).map(|t| t.kind) == Some(TokenKind::Slash)
+    }
+
+    /// Collects adjacent tokens up to the next '/' or whitespace: the endpoint text.
+    fn endpoints_text(&mut self) -> (&'s str, Span) {
+        let Some(first) = self.peek() else {
+            return ("", Span::default());
+        };
+        let mut end = first.span.end;
+        self.pos += 1;
+        while let Some(t) = self.peek() {
+            if t.span.start != end
+                || !matches!(
+                    t.kind,
+                    TokenKind::Word | TokenKind::LBracket | TokenKind::RBracket
+                )
+            {
+                break;
+            }
+            end = t.span.end;
+            self.pos += 1;
+        }
+        let span = Span::new(first.span.start, end);
+        (self.src.get(span.start..span.end).unwrap_or(""), span)
+    }
+
+    /// `ADDR[PORT]-ADDR[PORT]`, numeric addresses only.
+    fn endpoints(&mut self, text: &str, span: Span) -> PResult<(SocketAddr, SocketAddr)> {
+        let one = |s: &str| -> Option<SocketAddr> {
+            let (a, port) = match s.strip_suffix(']').and_then(|x| x.split_once('[')) {
+                Some((a, p)) => (a, p.parse::<u16>().ok()?),
+                None => (s, 0),
+            };
+            let (a, scope) = match a.split_once('%') {
+                Some((a, z)) => (a, z.parse::<u32>().ok()?),
+                None => (a, 0),
+            };
+            match a.parse::<IpAddr>().ok()? {
+                IpAddr::V4(v4) if scope == 0 => Some(SocketAddr::new(IpAddr::V4(v4), port)),
+                IpAddr::V4(_) => None,
+                IpAddr::V6(v6) => Some(SocketAddr::V6(SocketAddrV6::new(v6, port, 0, scope))),
+            }
+        };
+        for (i, _) in text.match_indices('-') {
+            if let (Some(a), Some(b)) = (one(&text[..i]), one(&text[i + 1..])) {
+                if a.is_ipv4() != b.is_ipv4() {
+                    return Err(self.error(
+                        span,
+                        format!(
+                            "tunnel endpoints {} and {} mix IPv4 and IPv6: both must be of one family",
+                            a.ip(),
+                            b.ip()
+                        ),
+                    ));
+                }
+                return Ok((a, b));
+            }
+        }
+        Err(self.error(
+            span,
+            format!(
+                "'{text}' is not a pair of tunnel endpoints: expected OUTER-SRC-OUTER-DST with \
+                 numeric addresses, like 192.0.2.1-192.0.2.2"
+            ),
+        ))
+    }
+
+    fn level(&mut self, w: &str, span: Span) -> PResult<(Level, u32)> {
+        let (name, id) = match w.split_once(':') {
+            Some((n, id)) => (n, Some(id)),
+            None => (w, None),
+        };
+        let level = match name {
+            "default" => Level::Default,
+            "use" => Level::Use,
+            "require" => Level::Require,
+            "unique" => Level::Unique,
+            _ => {
+                let h = hint(name, &["default", "use", "require", "unique"]);
+                return Err(self.error(
+                    span,
+                    format!("unknown level '{name}' (expected default, use, require or unique){h}"),
+                ));
+            }
+        };
+        let Some(id) = id else {
+            return Ok((level, 0));
+        };
+        if level != Level::Unique {
+            return Err(self.error(
+                span,
+                format!("only 'unique' takes a reqid (':{id}'); Linux forces reqid 0 for {name}"),
+            ));
+        }
+        match parse_number(id).and_then(|v| u32::try_from(v).ok()) {
+            Some(r) => {
+                if r > IPSEC_MANUAL_REQID_MAX {
+                    self.warn(
+                        span,
+                        format!(
+                            "reqid {r} is above {IPSEC_MANUAL_REQID_MAX} (0x3fff): Linux ignores \
+                             it and allocates a reqid of its own"
+                        ),
+                    );
+                }
+                Ok((level, r))
+            }
+            None => Err(self.error(
+                span,
+                format!("'{id}' is not a reqid (a number up to 16383)"),
+            )),
+        }
+    }
+}
+
+/// The placeholder `pfkey save --redact` writes instead of a key; it never parses as one.
+pub const REDACTED_KEY: &str = "<redacted>";
+
+/// Hex digits to bytes, with a leading zero nibble for an odd count (setkey's rule).
+fn decode_hex_padded(hex: &str) -> Zeroizing<Vec<u8>> {
+    let nib = |b: u8| -> u8 {
+        match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            b'A'..=b'F' => b - b'A' + 10,
+            _ => 0,
+        }
+    };
+    let b = hex.as_bytes();
+    let mut out = Zeroizing::new(Vec::with_capacity(b.len().div_ceil(2)));
+    let mut i = 0;
+    if b.len() % 2 == 1 {
+        out.push(nib(b[0]));
+        i = 1;
+    }
+    while i + 1 < b.len() {
+        out.push(nib(b[i]) << 4 | nib(b[i + 1]));
+        i += 2;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_with_odd_digits_gets_a_leading_nibble() {
+        assert_eq!(
+            &decode_hex_padded("123456789abcdef")[..],
+            &[0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef]
+        );
+        assert_eq!(&decode_hex_padded("ABcd")[..], &[0xab, 0xcd]);
+        assert_eq!(&decode_hex_padded("f")[..], &[0x0f]);
+    }
+
+    #[test]
+    fn numbers() {
+        assert_eq!(parse_number("1000"), Some(1000));
+        assert_eq!(parse_number("0x3e8"), Some(1000));
+        assert_eq!(parse_number("0X3E8"), Some(1000));
+        assert_eq!(parse_number("0x"), None);
+        assert_eq!(parse_number("-1"), None);
+        assert_eq!(parse_number("1e3"), None);
+        assert_eq!(parse_number("99999999999999999999999"), None);
+    }
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(did_you_mean("spdad", COMMANDS), Some("spdadd"));
+        assert_eq!(did_you_mean("dum", COMMANDS), Some("dump"));
+        assert_eq!(did_you_mean("-x", &["-m", "-r"]), None);
+        assert_eq!(did_you_mean("-lx", &["-lh", "-m"]), Some("-lh"));
+        assert_eq!(did_you_mean("zzzzzz", COMMANDS), None);
+    }
+}
