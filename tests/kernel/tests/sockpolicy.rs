@@ -433,8 +433,11 @@ fn socket_policies_show_in_spddump_survive_spdflush_and_clear_removes_both() {
             shown.contains("dir 3") || shown.contains("socket in"),
             "{shown}"
         );
-        // Not the SPD's: SPDFLUSH leaves them, and they cannot be read by id.
+        // Not the SPD's: SPDFLUSH and `ip xfrm policy flush` leave them, and they cannot
+        // be read by id.
         c.spd_flush().expect("spdflush");
+        assert_eq!(c.spd_dump().expect("spddump").count(), 2);
+        pfkey_kernel_tests::ip(&["xfrm", "policy", "flush"]);
         assert_eq!(c.spd_dump().expect("spddump").count(), 2);
         let e = c.spd_get(entries[0].policy.id).unwrap_err();
         assert!(e.is_kernel_errno(libc::EINVAL), "{e}");
