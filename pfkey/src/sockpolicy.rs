@@ -61,11 +61,13 @@
 //! require IPsec and only bypass is privileged. Verified in the kernel lab on Linux
 //! 6.1 as uid 65534 for both encodings (`tests/kernel/tests/sockpolicy.rs`).
 //!
-//! The check is made against the calling process, not the socket's creator: a
-//! privileged helper can set the policy and hand the socket (e.g. over a Unix socket)
-//! to an unprivileged program, which keeps the policy but cannot change it. A process
-//! in a user namespace of its own (e.g. `unshare -Urn`) holds `CAP_NET_ADMIN` there
-//! and may set policies on sockets of the network namespaces that namespace owns.
+//! A process in a user namespace of its own (e.g. `unshare -Urn`) holds
+//! `CAP_NET_ADMIN` there and may set policies on sockets of the network namespaces
+//! that namespace owns (verified in the lab). The check is made against the calling
+//! process, not the socket's creator (from the kernel source; not exercised in the
+//! lab): a privileged helper can set the policy and hand the socket over (e.g. through
+//! a Unix socket) to an unprivileged program, which keeps the policy but cannot change
+//! it.
 //!
 //! # Relation to the global SPD
 //!
@@ -78,7 +80,8 @@
 //!   direction; its templates pick SAs like global ones (by protocol, mode, addresses
 //!   of the packet, and reqid for `unique`). With no matching SA, a registered key
 //!   manager gets an `ACQUIRE` ([`crate::client::Event::Acquire`]) whose policy id is
-//!   the socket policy's, and packets are dropped until the SA exists (TCP retries).
+//!   the socket policy's, and sends fail with `EAGAIN` until the SA exists (see
+//!   above).
 //! - Socket policies appear in `SADB_X_SPDDUMP` with directions socket-in/out (4/5;
 //!   `id & 7` = 3/4) and are reported with type NONE when set as BYPASS
 //!   (tests/lab/FINDINGS.md). `SADB_X_SPDFLUSH` and `ip xfrm policy flush` do not

@@ -229,7 +229,7 @@ fn show(out: &mut Output, p: &PolicyInfo, style: Style, first: bool) -> Result<(
                 )
             })?;
             let o = TextOptions {
-                now: spd_out_now(),
+                now: now(),
                 utc_offset: &|_| 0,
                 show_ports: false,
             };
@@ -240,7 +240,7 @@ fn show(out: &mut Output, p: &PolicyInfo, style: Style, first: bool) -> Result<(
     }
 }
 
-fn spd_out_now() -> u64 {
+fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
