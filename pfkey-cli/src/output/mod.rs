@@ -7,6 +7,7 @@
 
 pub mod json;
 pub mod text;
+pub mod time;
 
 use std::io::{self, BufWriter, Stdout, Write};
 
