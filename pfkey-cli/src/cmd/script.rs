@@ -668,15 +668,18 @@ impl<T: Transport> Executor<T> {
                 }
             }
             if failed && !self.opts.keep_going {
-                self.skipped += total - i - 1;
-                let line = c.script.statement_line(i).unwrap_or(0);
-                out.error(&format!(
-                    "stopped at {}:{line}: {} before it took effect, {} not run (PF_KEY has no \
-                     transactions; --keep-going runs past failures)",
-                    c.script.file,
-                    plural(i, "statement", "statements"),
-                    plural(total - i - 1, "statement was", "statements were")
-                ));
+                let rest = total - i - 1;
+                self.skipped += rest;
+                if rest > 0 {
+                    let line = c.script.statement_line(i).unwrap_or(0);
+                    out.error(&format!(
+                        "stopped at {}:{line}: {} after it {} not run, those before it stay in \
+                         effect (--keep-going runs past failures)",
+                        c.script.file,
+                        plural(rest, "statement", "statements"),
+                        if rest == 1 { "was" } else { "were" }
+                    ));
+                }
                 return Ok(Flow::Stop);
             }
         }
@@ -728,13 +731,12 @@ impl<T: Transport> Executor<T> {
                 "\nnote: this was the automatic fwd copy of the in policy (setkey's RFC mode); \
                  -k sends in policies without it",
             );
-        }
-        if e.is_kernel_errno(libc::EEXIST) && matches!(stmt.command, Command::SpdAdd(_)) && fwd_copy
-        {
-            text.push_str(
-                "\nnote: a fwd policy with this selector already exists, perhaps written \
-                 explicitly in the script: run it with -k",
-            );
+            if e.is_kernel_errno(libc::EEXIST) {
+                text.push_str(
+                    " (a fwd policy with this selector already exists: if the script writes \
+                     its fwd policies itself, run it with -k)",
+                );
+            }
         }
         eprint_block(out, &text);
     }
