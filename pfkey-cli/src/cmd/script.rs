@@ -70,7 +70,7 @@ pub fn run(args: &ScriptArgs, out: &mut Output) -> Result<(), Failure> {
         let sources = if args.stdin {
             vec![None]
         } else {
-            args.files.iter().map(|f| Some(f.as_path())).collect()
+            args.files.iter().map(|f| source_path(f)).collect()
         };
         return check_sources(&sources, out);
     }
@@ -81,7 +81,7 @@ pub fn run(args: &ScriptArgs, out: &mut Output) -> Result<(), Failure> {
     let sources: Vec<Option<&Path>> = if args.stdin {
         vec![None]
     } else {
-        args.files.iter().map(|f| Some(f.as_path())).collect()
+        args.files.iter().map(|f| source_path(f)).collect()
     };
     run_sources(&mut exec, &sources, out)
 }
@@ -100,12 +100,6 @@ pub fn check(args: &CheckArgs, out: &mut Output) -> Result<(), Failure> {
 fn validate(args: &ScriptArgs) -> Result<(), Failure> {
     let script = !args.files.is_empty() || args.stdin;
     let usage = |m: &str| Err(Failure::new(Exit::Usage, m));
-    if !script && !args.dump && !args.flush {
-        return usage(
-            "nothing to do: give a command (see --help), or -f FILE / -c to run a setkey script, \
-             -D to dump, -F to flush",
-        );
-    }
     if args.check && !script {
         return usage("-n checks a script: give it with -f FILE or -c");
     }
@@ -114,6 +108,12 @@ fn validate(args: &ScriptArgs) -> Result<(), Failure> {
     }
     if args.all && !args.dump {
         return usage("-a goes with -D (show dead SAs too)");
+    }
+    if !script && !args.dump && !args.flush {
+        return usage(
+            "nothing to do: give a command (see --help), or -f FILE / -c to run a setkey script, \
+             -D to dump, -F to flush",
+        );
     }
     if args.keep_going && !script {
         return usage("--keep-going goes with a script (-f FILE or -c)");
