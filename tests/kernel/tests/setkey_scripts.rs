@@ -368,8 +368,15 @@ fn manual_page_get_flush_and_dump() {
         "\tseq=0x00000000 replay=0 flags=0x00000000 state=mature "
     );
     assert!(out[4].starts_with("\tcreated: "), "{}", r.stdout);
+    // The GET reply echoes the request's sequence number (setkey sends 0, pfkey numbers its
+    // requests).
     assert!(
-        out.last().unwrap().starts_with("\tsadb_seq=0 pid="),
+        out.last().unwrap().starts_with("\tsadb_seq="),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        !out.last().unwrap().starts_with("\tsadb_seq=0 "),
         "{}",
         r.stdout
     );
@@ -1165,6 +1172,17 @@ fn save_flush_and_load_restore_1000_sas_and_100_policies() {
     }
     assert_eq!(after, before);
 
+    // The first load above also paid for the kernel's first use of each algorithm
+    // (instantiating the crypto templates, many seconds under emulation): load the table
+    // again into empty tables for the time of pfkey itself.
+    pfkey(&["-F"], "").silent_success();
+    pfkey(&["-FP"], "").silent_success();
+    let r = pfkey(&["-f", s(&main)], "");
+    r.silent_success();
+    let warm_load_time = r.took;
+    pfkey(&["-k", "-c"], extra).silent_success();
+    assert_eq!(normalized(), before);
+
     // A redacted save cannot be loaded: refused before anything is sent.
     let redacted = temp_file("save", "redacted.conf", "");
     fs::remove_file(&redacted).unwrap();
@@ -1184,19 +1202,18 @@ fn save_flush_and_load_restore_1000_sas_and_100_policies() {
     );
     assert!(states().is_empty());
 
-    eprintln!(
-        "setkey_scripts timing: load of 1,000 SAs + 98 policies {load_time:?}, save {save_time:?}, \
-         restore {restore_time:?} ({} bytes)",
-        text.len()
-    );
     println!(
-        "@@TIMING 1000-SA load {:.2} s, save {:.2} s, restore {:.2} s",
+        "@@TIMING 1,000 SAs + 98 policies: first load {:.2} s (with the kernel's first use of \
+         each algorithm), load {:.2} s, save {:.2} s ({} bytes), restore {:.2} s",
         load_time.as_secs_f64(),
+        warm_load_time.as_secs_f64(),
         save_time.as_secs_f64(),
+        text.len(),
         restore_time.as_secs_f64()
     );
     // Generous bounds for a TCG guest: minutes would mean something is badly wrong.
     assert!(load_time < Duration::from_secs(120));
+    assert!(warm_load_time < Duration::from_secs(30));
     assert!(save_time < Duration::from_secs(60));
 }
 
