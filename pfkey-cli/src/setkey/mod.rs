@@ -40,7 +40,8 @@
 //! 32, reqid above 0x3fff), odd hex digit counts, ports on non-NAT-T SAs, outbound optional
 //! tunnel rules (refused by kernels since May 2023), UPDATE of a mature SA, statements
 //! after `exit`, algorithms many kernels lack.
-// wired into `pfkey -f/-c` by the executor
+// A complete vocabulary of the language: a few items (`check`, `parse_script`, `NoResolver`,
+// the DES flag constants, …) serve the tests and future callers, not the executor.
 #![allow(dead_code)]
 #![forbid(unsafe_code)]
 
