@@ -583,3 +583,45 @@ fn save_to_a_place_that_cannot_be_written_fails_before_the_socket() {
     assert_eq!(r.code, 74, "{r:?}");
     assert!(r.stderr.contains("is a directory"), "{}", r.stderr);
 }
+
+// ---------------------------------------------------------------------------------------------
+// pfkey -c on a terminal
+// ---------------------------------------------------------------------------------------------
+
+/// On a terminal (here the pseudo-terminal of util-linux `script`), each statement runs as
+/// soon as its `;` ends a line, errors do not end the session, line numbers count from the
+/// first line typed, and `exit` ends it.
+#[test]
+fn interactive_statements_run_one_by_one_and_errors_do_not_end_the_session() {
+    let pfkey_bin = assert_cmd::cargo::cargo_bin("pfkey");
+    let typed = "flush\n  -x ;\n# a comment\nspdadd 10.0.0.0/33 10.0.0.1 any -P out none ;\n\
+                 exit ;\nflush ;\n";
+    let mut child = Command::new("script")
+        .args(["-qec", &format!("{} -c", pfkey_bin.display()), "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("util-linux script(1) runs pfkey on a pseudo-terminal");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(typed.as_bytes())
+        .expect("type");
+    let out = child.wait_with_output().expect("wait");
+    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    // Both errors, each with the line it was typed on; then the summary.
+    assert!(
+        text.contains("<stdin>:2:3: unknown protocol '-x'"),
+        "{text}"
+    );
+    assert!(
+        text.contains("<stdin>:4:17: prefix /33 is too long"),
+        "{text}"
+    );
+    assert!(text.contains("pfkey: 2 of 2 statements failed"), "{text}");
+    // `exit ;` ended the session before the last `flush ;`, which would have needed the
+    // socket (exit 69 here): the status is the first failure's.
+    assert_eq!(out.status.code(), Some(65), "{text}");
+}

@@ -485,6 +485,7 @@ fn run_interactive<T: Transport>(exec: &mut Executor<T>, out: &mut Output) -> Re
             let flow = match as_text(&src, STDIN_NAME) {
                 Err(Failure::Error { message, .. }) => {
                     out.error(&message);
+                    exec.run += 1;
                     exec.count_failure(Exit::DataError);
                     Flow::Continue
                 }
@@ -493,7 +494,11 @@ fn run_interactive<T: Transport>(exec: &mut Executor<T>, out: &mut Output) -> Re
                     let c = compile(text, STDIN_NAME, &exec.opts.lower, &SystemResolver);
                     if c.errors() > 0 {
                         show_diagnostics(out, &c.script.diagnostics, true)?;
-                        exec.count_failure(Exit::DataError);
+                        // Each error is a statement refused.
+                        for _ in 0..c.errors() {
+                            exec.run += 1;
+                            exec.count_failure(Exit::DataError);
+                        }
                         Flow::Continue
                     } else {
                         if out.verbose > 0 {

@@ -1247,3 +1247,31 @@ fn save_to_stdout_leaves_per_socket_policies_out() {
     assert_eq!(normalized(), before);
     drop(udp);
 }
+
+/// `-v` prints every message sent and received, decoded, with the keys hidden.
+#[test]
+fn verbose_shows_the_messages_but_not_the_keys() {
+    let _ns = fresh_netns();
+    let r = pfkey(&["-v", "-c"], &ltp_script("esp", "transport", false, true));
+    assert_eq!((r.code, r.stdout.as_str()), (0, ""), "{r:?}");
+    assert_eq!(
+        r.stderr.matches("pfkey: sent: ADD satype=esp").count(),
+        2,
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        r.stderr.matches("pfkey: received: ADD satype=esp").count(),
+        2
+    );
+    assert_eq!(r.stderr.matches("pfkey: sent: X_SPDADD").count(), 3);
+    assert!(r.stderr.contains("<redacted, 192 bits>"), "{}", r.stderr);
+    for secret in [
+        "_I_want_to_have_chicken_",
+        "5f495f77616e745f",
+        "beef_fish",
+        "626565665f66",
+    ] {
+        assert!(!r.stderr.contains(secret), "{secret} in {}", r.stderr);
+    }
+}
