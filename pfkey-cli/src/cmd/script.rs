@@ -74,7 +74,7 @@ pub fn run(args: &ScriptArgs, out: &mut Output) -> Result<(), Failure> {
         };
         return check_sources(&sources, out);
     }
-    let mut exec = Executor::new(open_client(out), exec_options(args, lower));
+    let mut exec = Executor::new(open_client(out, args.show_keys), exec_options(args, lower));
     if args.stdin && args.files.is_empty() && io::stdin().is_terminal() {
         return run_interactive(&mut exec, out);
     }
@@ -135,10 +135,10 @@ fn exec_options(args: &ScriptArgs, lower: LowerOptions) -> ExecOptions {
     }
 }
 
-/// Opens the PF_KEY socket, with `-v` tracing of every message.
-fn open_client(out: &Output) -> Opener<pfkey::socket::PfKeySocket> {
+/// Opens the PF_KEY socket, with `-v` tracing of every message (keys only with
+/// `--show-keys`).
+fn open_client(out: &Output, show_keys: bool) -> Opener<pfkey::socket::PfKeySocket> {
     let verbose = out.verbose > 0 && !out.quiet;
-    let show_keys = false;
     Box::new(move || {
         let mut c = Client::open()?;
         if verbose {
@@ -179,7 +179,7 @@ fn shortcut(args: &ScriptArgs, out: &mut Output) -> Result<(), Failure> {
         (false, true) => header_only(MsgType::XSpdFlush),
     };
     let opts = exec_options(args, LowerOptions::default());
-    let mut exec = Executor::new(open_client(out), opts);
+    let mut exec = Executor::new(open_client(out, args.show_keys), opts);
     match exec.execute(&Request::Send(req), out) {
         Ok(()) => Ok(()),
         Err(Step::Output(f)) => Err(f),
@@ -439,8 +439,16 @@ fn run_sources<T: Transport>(
             show_diagnostics(out, &c.script.diagnostics, true)?;
         }
     }
-    for c in &compiled {
+    for (i, c) in compiled.iter().enumerate() {
         if exec.run_script(c, out)? == Flow::Stop {
+            let rest = compiled.len() - i - 1;
+            if rest > 0 {
+                out.error(&format!(
+                    "{} after {} not run",
+                    plural(rest, "file", "files"),
+                    if rest == 1 { "it was" } else { "it were" }
+                ));
+            }
             break;
         }
     }
@@ -510,7 +518,7 @@ fn run_interactive<T: Transport>(exec: &mut Executor<T>, out: &mut Output) -> Re
             };
             lines_before += lines;
             pending.clear();
-            if flow == Flow::Stop {
+            if flow != Flow::Continue {
                 break;
             }
         } else if ready {
@@ -560,12 +568,14 @@ pub struct ExecOptions {
     pub show_dead: bool,
 }
 
-/// Whether to go on with the next statement.
+/// What comes after a script.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flow {
-    /// Next statement.
+    /// The next script.
     Continue,
-    /// `exit`, or a failure without `--keep-going`.
+    /// `exit` ended this script (setkey ignores the rest of the file); the next one runs.
+    Exit,
+    /// A failure without `--keep-going`: nothing more runs.
     Stop,
 }
 
@@ -623,11 +633,11 @@ impl<T: Transport> Executor<T> {
     }
 
     fn client(&mut self) -> Result<&mut Client<T>, client::Error> {
-        if self.client.is_none() {
-            self.client = Some((self.open)()?);
+        let open = &mut self.open;
+        match &mut self.client {
+            Some(c) => Ok(c),
+            slot @ None => Ok(slot.insert(open()?)),
         }
-        // Just set when it was None.
-        self.client.as_mut().ok_or(client::Error::NoPfKey)
     }
 
     fn count_failure(&mut self, exit: Exit) {
@@ -640,7 +650,7 @@ impl<T: Transport> Executor<T> {
         let total = c.script.statements.len();
         for (i, stmt) in c.script.statements.iter().enumerate() {
             if matches!(stmt.command, Command::Exit) {
-                return Ok(Flow::Stop);
+                return Ok(Flow::Exit);
             }
             self.run += 1;
             let reqs = c.requests.get(i).map_or(&[][..], Vec::as_slice);
@@ -721,10 +731,7 @@ impl<T: Transport> Executor<T> {
             out.error(&e.to_string());
             return;
         };
-        let mut text = c
-            .script
-            .diagnostic(Severity::Error, stmt.span, e.to_string())
-            .to_string();
+        let mut text = statement_error(&c.script, stmt.span, &e.to_string());
         for d in &c.script.diagnostics {
             if !d.is_error() && stmt.span.start <= d.span.start && d.span.end <= stmt.span.end {
                 text.push('\n');
@@ -833,6 +840,30 @@ impl<T: Transport> Executor<T> {
             .map_err(|e| Failure::new(Exit::Internal, format!("cannot re-read a reply: {e}")))?;
         print_message(&m, &self.opts, time::now(), out)
     }
+}
+
+/// How many lines of a failed statement are shown.
+const SHOWN_LINES: usize = 8;
+
+/// `FILE:LINE:COL: message` and the statement's lines (keys masked), like a compiler's
+/// diagnostic without a caret: the whole statement is what the kernel refused.
+fn statement_error(script: &Script, span: setkey::Span, message: &str) -> String {
+    let head = script.diagnostic(Severity::Error, span, String::new());
+    let mut text = format!("{}:{}:{}: {message}", head.file, head.line, head.column);
+    let lines = script.masked_lines(span);
+    let width = lines.last().map_or(1, |(n, _)| n.to_string().len());
+    for (n, line) in lines.iter().take(SHOWN_LINES) {
+        text.push_str(&format!("\n {n:>width$} | {line}"));
+    }
+    if lines.len() > SHOWN_LINES {
+        let more = lines.len() - SHOWN_LINES;
+        text.push_str(&format!(
+            "\n {:>width$} | … ({})",
+            "",
+            plural(more, "more line", "more lines")
+        ));
+    }
+    text
 }
 
 /// Whether `req` is the `fwd` copy that lowering put after the `in` policy `prev`.

@@ -253,6 +253,29 @@ impl Script {
         )
     }
 
+    /// The numbered source lines that `span` touches, key material masked: to show a whole
+    /// statement next to an error about it.
+    pub fn masked_lines(&self, span: Span) -> Vec<(usize, String)> {
+        let src: &str = &self.source;
+        let start = clamp_boundary(src, span.start);
+        let end = clamp_boundary(src, span.end.max(start));
+        let mut line_start = src[..start].rfind('\n').map_or(0, |i| i + 1);
+        let mut out = Vec::new();
+        loop {
+            let raw = RawDiag {
+                severity: Severity::Warning,
+                span: Span::new(line_start, line_start),
+                message: String::new(),
+            };
+            let d = Diagnostic::new(src, &self.file, raw, &self.secrets);
+            out.push((d.line, d.source_line));
+            match src[line_start..].find('\n') {
+                Some(i) if line_start + i + 1 < end => line_start += i + 1,
+                _ => return out,
+            }
+        }
+    }
+
     /// 1-based line of the `;` that ends statement `index` (setkey reports that line).
     pub fn statement_line(&self, index: usize) -> Option<usize> {
         let s = self.statements.get(index)?;

@@ -628,8 +628,8 @@ fn a_refused_statement_is_reported_with_file_line_and_the_kernels_reason() {
         format!(
             "{file}:3:1: add esp spi 0x1000 10.0.0.1 -> 10.0.0.2: an SA with this SPI already \
              exists (EEXIST)\n \
-             3 | add 10.0.0.1 10.0.0.2 esp 0x1000\n   \
-               | ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n\
+             3 | add 10.0.0.1 10.0.0.2 esp 0x1000\n \
+             4 | \t-E null -A null ;\n\
              pfkey: stopped at {file}:4: 2 statements after it were not run, those before it \
              stay in effect (--keep-going runs past failures)\n"
         )

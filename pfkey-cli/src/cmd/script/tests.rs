@@ -350,7 +350,7 @@ fn exit_stops_and_is_not_counted() {
         &LowerOptions::default(),
         &setkey::NoResolver,
     );
-    assert_eq!(exec.run_script(&c, &mut out).unwrap(), Flow::Stop);
+    assert_eq!(exec.run_script(&c, &mut out).unwrap(), Flow::Exit);
     assert_eq!(exec.run, 1);
     assert_eq!(table.borrow().sas.len(), 1);
 }
@@ -454,4 +454,27 @@ fn non_utf8_scripts_say_where() {
         }
         _ => panic!(),
     }
+}
+
+#[test]
+fn a_refused_statement_is_shown_whole_with_its_keys_masked() {
+    let src = "flush ;\nadd 10.0.0.1 10.0.0.2 esp 0x101\n\t-E aes-cbc 0x00112233445566778899aabbccddeeff\n\t-A hmac-md5 \"0123456789abcdef\" ;\n";
+    let c = compiled(src);
+    let text = statement_error(&c.script, c.script.statements[1].span, "refused");
+    assert_eq!(
+        text,
+        "t.conf:2:1: refused\n \
+         2 | add 10.0.0.1 10.0.0.2 esp 0x101\n \
+         3 | \t-E aes-cbc **********************************\n \
+         4 | \t-A hmac-md5 ****************** ;"
+    );
+    // Long statements are cut: 14 lines, 8 shown.
+    let long = format!(
+        "add 10.0.0.1 10.0.0.2 esp 0x101{} -E null ;\n",
+        "\n".repeat(13)
+    );
+    let c = compiled(&long);
+    let text = statement_error(&c.script, c.script.statements[0].span, "refused");
+    assert_eq!(text.lines().count(), 1 + SHOWN_LINES + 1, "{text}");
+    assert!(text.ends_with("\n    | … (6 more lines)"), "{text:?}");
 }
