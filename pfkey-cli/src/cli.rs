@@ -141,6 +141,10 @@ pub struct ScriptArgs {
     #[arg(short = 'a', long = "all")]
     pub all: bool,
 
+    /// Show the ports of SA addresses in `get`, `dump` and -D output (setkey -p).
+    #[arg(short = 'p', long = "ports")]
+    pub ports: bool,
+
     /// Print key material in the output of `get`, `dump` and -D (hidden by default).
     #[arg(long)]
     pub show_keys: bool,
@@ -160,6 +164,7 @@ impl ScriptArgs {
             (self.flush, "-F"),
             (self.policy, "-P"),
             (self.all, "-a"),
+            (self.ports, "-p"),
             (self.show_keys, "--show-keys"),
         ]
         .into_iter()

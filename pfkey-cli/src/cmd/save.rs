@@ -47,7 +47,8 @@ pub fn run(args: &SaveArgs, out: &mut Output) -> Result<(), Failure> {
         // Refuse before touching the kernel when the file cannot be written where asked.
         check_target(p).map_err(|m| Failure::new(Exit::Io, m))?;
     }
-    let mut client = Client::open()?;
+    // -v traces the dumps (keys hidden).
+    let mut client = (super::script::open_client(out, false))()?;
     let text = script(&mut client, args)?;
     match target {
         None => {

@@ -132,12 +132,13 @@ fn exec_options(args: &ScriptArgs, lower: LowerOptions) -> ExecOptions {
         keep_going: args.keep_going,
         show_keys: args.show_keys,
         show_dead: args.all,
+        show_ports: args.ports,
     }
 }
 
 /// Opens the PF_KEY socket, with `-v` tracing of every message (keys only with
 /// `--show-keys`).
-fn open_client(out: &Output, show_keys: bool) -> Opener<pfkey::socket::PfKeySocket> {
+pub fn open_client(out: &Output, show_keys: bool) -> Opener<pfkey::socket::PfKeySocket> {
     let verbose = out.verbose > 0 && !out.quiet;
     Box::new(move || {
         let mut c = Client::open()?;
@@ -566,6 +567,8 @@ pub struct ExecOptions {
     pub show_keys: bool,
     /// Show dead SAs in `dump` output (setkey -a).
     pub show_dead: bool,
+    /// Show the ports of SA addresses (setkey -p).
+    pub show_ports: bool,
 }
 
 /// What comes after a script.
@@ -686,7 +689,10 @@ impl<T: Transport> Executor<T> {
                 let rest = total - i - 1;
                 self.skipped += rest;
                 if rest > 0 {
-                    let line = c.script.statement_line(i).unwrap_or(0);
+                    let line = c
+                        .script
+                        .diagnostic(Severity::Error, stmt.span, String::new())
+                        .line;
                     out.error(&format!(
                         "stopped at {}:{line}: {} after it {} not run, those before it stay in \
                          effect (--keep-going runs past failures)",
@@ -912,7 +918,7 @@ fn print_message(
     let o = TextOptions {
         now,
         utc_offset: &time::utc_offset,
-        show_ports: false,
+        show_ports: opts.show_ports,
     };
     if m.policy().is_some() {
         let text = format::policy_text(m, &o);

@@ -630,7 +630,7 @@ fn a_refused_statement_is_reported_with_file_line_and_the_kernels_reason() {
              exists (EEXIST)\n \
              3 | add 10.0.0.1 10.0.0.2 esp 0x1000\n \
              4 | \t-E null -A null ;\n\
-             pfkey: stopped at {file}:4: 2 statements after it were not run, those before it \
+             pfkey: stopped at {file}:3: 2 statements after it were not run, those before it \
              stay in effect (--keep-going runs past failures)\n"
         )
     );
@@ -728,6 +728,13 @@ fn setkey_dump_and_flush_shortcuts() {
     assert!(
         r.stdout
             .contains("\tE: 3des-cbc  5f495f77 616e745f 746f5f68 6176655f 63686963 6b656e5f\n"),
+        "{}",
+        r.stdout
+    );
+    let r = pfkey(&["-D", "-p"], "");
+    assert!(
+        r.stdout.starts_with("10.0.0.2[0] 10.0.0.1[0] \n")
+            || r.stdout.contains("\n10.0.0.2[0] 10.0.0.1[0] \n"),
         "{}",
         r.stdout
     );

@@ -160,6 +160,7 @@ fn opts(keep_going: bool) -> ExecOptions {
         keep_going,
         show_keys: false,
         show_dead: false,
+        show_ports: false,
     }
 }
 
