@@ -66,23 +66,18 @@ pub fn run(args: &ScriptArgs, out: &mut Output) -> Result<(), Failure> {
     if args.dump || args.flush {
         return shortcut(args, out);
     }
-    if args.check {
-        let sources = if args.stdin {
-            vec![None]
-        } else {
-            args.files.iter().map(|f| source_path(f)).collect()
-        };
-        return check_sources(&sources, out);
-    }
-    let mut exec = Executor::new(open_client(out, args.show_keys), exec_options(args, lower));
-    if args.stdin && args.files.is_empty() && io::stdin().is_terminal() {
-        return run_interactive(&mut exec, out);
-    }
     let sources: Vec<Option<&Path>> = if args.stdin {
         vec![None]
     } else {
         args.files.iter().map(|f| source_path(f)).collect()
     };
+    if args.check {
+        return check_sources(&sources, out);
+    }
+    let mut exec = Executor::new(open_client(out, args.show_keys), exec_options(args, lower));
+    if args.stdin && io::stdin().is_terminal() {
+        return run_interactive(&mut exec, out);
+    }
     run_sources(&mut exec, &sources, out)
 }
 
