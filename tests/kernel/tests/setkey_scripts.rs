@@ -79,7 +79,7 @@ fn temp_file(test: &str, name: &str, text: &str) -> PathBuf {
     p
 }
 
-fn s(p: &std::path::Path) -> &str {
+fn path_str(p: &std::path::Path) -> &str {
     p.to_str().expect("UTF-8 path")
 }
 
@@ -324,7 +324,7 @@ fn manual_page_examples_load_as_written() {
     for (i, ex) in examples.iter().enumerate() {
         let _ns = fresh_netns();
         let p = temp_file("manual", &format!("ex{i}.conf"), ex.script);
-        pfkey(&["-f", s(&p)], "").silent_success();
+        pfkey(&["-f", path_str(&p)], "").silent_success();
         let got: Vec<Vec<String>> = states()
             .into_iter()
             .map(|e| {
@@ -434,7 +434,7 @@ fn manual_page_examples_invalid_on_linux_are_refused_with_the_reason() {
         // A good statement first: nothing at all may be sent.
         let text = format!("add 10.0.0.1 10.0.0.2 esp 0x1000 -E null -A null ;\n{script}");
         let p = temp_file("invalid", "x.conf", &text);
-        let r = pfkey(&["-f", s(&p)], "");
+        let r = pfkey(&["-f", path_str(&p)], "");
         assert_eq!(r.code, 65, "{r:?}");
         assert!(r.stderr.contains(why), "{}", r.stderr);
         assert!(
@@ -492,7 +492,7 @@ const LTP_SHA1: &str = "auth-trunc hmac(sha1) 0x626565665f666973685f706f726b5f73
 const LTP_3DES: &str = "enc cbc(des3_ede) 0x5f495f77616e745f746f5f686176655f636869636b656e5f";
 
 /// All 24 shapes (ah/esp/ipcomp × transport/tunnel × IPv4/IPv6 × both ends), fed on standard
-/// input as LTP does. Transport shapes load silently; tunnel shapes load everything but the
+/// input as LTP does, and again as a file. Transport shapes load silently; tunnel shapes load everything but the
 /// outbound `use` tunnel policy, which Linux refuses since May 2023, and the error says so.
 #[test]
 fn ltp_shapes_load_on_both_ends() {
@@ -589,6 +589,21 @@ fn ltp_shapes_load_on_both_ends() {
                     want.push(pol(in_pol.0, in_pol.1, "in"));
                     want.push(pol(in_pol.0, in_pol.1, "fwd"));
                     assert_same_set(policies(), want, &script);
+
+                    // The same script as a file (pfkey -f) in another namespace: the same
+                    // outcome, the same state.
+                    let state = (states(), policies());
+                    let _ns2 = fresh_netns();
+                    let file = temp_file("ltp", &format!("shape{n}.conf"), &script);
+                    let r2 = pfkey(&["--keep-going", "-f", path_str(&file)], "");
+                    assert_eq!(r2.code, r.code, "{r2:?}");
+                    assert_eq!(r2.stderr, r.stderr.replace("<stdin>", path_str(&file)));
+                    let mut again = (states(), policies());
+                    let mut first = state;
+                    for v in [&mut again.0, &mut again.1, &mut first.0, &mut first.1] {
+                        v.sort();
+                    }
+                    assert_eq!(again, first, "{script}");
                 }
             }
         }
@@ -619,10 +634,10 @@ fn a_refused_statement_is_reported_with_file_line_and_the_kernels_reason() {
                   add 10.0.0.1 10.0.0.2 esp 0x1001 -E null -A null ;\n\
                   add 10.0.0.1 10.0.0.2 esp 0x1002 -E null -A null ;\n";
     let p = temp_file("refused", "dup.conf", script);
-    let r = pfkey(&["-f", s(&p)], "");
+    let r = pfkey(&["-f", path_str(&p)], "");
     assert_eq!(r.code, 1, "{r:?}");
     assert_eq!(r.stdout, "");
-    let file = s(&p);
+    let file = path_str(&p);
     assert_eq!(
         r.stderr,
         format!(
@@ -638,7 +653,7 @@ fn a_refused_statement_is_reported_with_file_line_and_the_kernels_reason() {
     assert_eq!(sa_states().len(), 1);
 
     // --keep-going runs the rest and counts.
-    let r = pfkey(&["--keep-going", "-f", s(&p)], "");
+    let r = pfkey(&["--keep-going", "-f", path_str(&p)], "");
     assert_eq!(r.code, 1);
     assert!(
         r.stderr.ends_with("pfkey: 2 of 4 statements failed\n"),
@@ -800,7 +815,7 @@ fn malformed_scripts_change_nothing_in_check_mode_or_when_run() {
     for (i, (bad, want)) in MALFORMED.iter().enumerate() {
         let script = format!("flush ;\n{bad}");
         let p = temp_file("malformed", &format!("bad{i}.conf"), &script);
-        let file = s(&p);
+        let file = path_str(&p);
         for args in [
             vec!["-n", "-f", file],
             vec!["check", file],
@@ -847,17 +862,17 @@ fn check_mode_needs_no_privilege() {
         cmd.args(args);
         run_cmd(as_nobody(&mut cmd), "")
     };
-    let r = nobody(&["check", s(&good)]);
+    let r = nobody(&["check", path_str(&good)]);
     assert_eq!(r.code, 0, "{r:?}");
     assert!(
         r.stderr.contains("warning: Linux refuses optional"),
         "{}",
         r.stderr
     );
-    let r = nobody(&["-n", "-f", s(&bad)]);
+    let r = nobody(&["-n", "-f", path_str(&bad)]);
     assert_eq!(r.code, 65, "{r:?}");
     // Running it needs the socket, which nobody may not open.
-    let r = nobody(&["-f", s(&good)]);
+    let r = nobody(&["-f", path_str(&good)]);
     assert_eq!(r.code, 77, "{r:?}");
     assert!(r.stderr.contains("permission denied"), "{}", r.stderr);
 }
@@ -1136,7 +1151,7 @@ fn save_flush_and_load_restore_1000_sas_and_100_policies() {
     let _ns = fresh_netns();
     let table = big_table();
     let main = temp_file("save", "table.conf", &table);
-    let r = pfkey(&["-f", s(&main)], "");
+    let r = pfkey(&["-f", path_str(&main)], "");
     r.silent_success();
     let load_time = r.took;
     // Two in policies without their fwd copy (kernel mode): save must not add copies.
@@ -1152,7 +1167,7 @@ fn save_flush_and_load_restore_1000_sas_and_100_policies() {
 
     let saved = temp_file("save", "placeholder", "");
     fs::remove_file(&saved).unwrap();
-    let r = pfkey(&["save", s(&saved)], "");
+    let r = pfkey(&["save", path_str(&saved)], "");
     r.silent_success();
     let save_time = r.took;
     let mode = fs::metadata(&saved).unwrap().permissions().mode() & 0o777;
@@ -1169,7 +1184,7 @@ fn save_flush_and_load_restore_1000_sas_and_100_policies() {
     assert!(states().is_empty(), "{:?}", states());
     assert!(policies().is_empty());
 
-    let r = pfkey(&["-f", s(&saved)], "");
+    let r = pfkey(&["-f", path_str(&saved)], "");
     r.silent_success();
     let restore_time = r.took;
     let after = normalized();
@@ -1184,7 +1199,7 @@ fn save_flush_and_load_restore_1000_sas_and_100_policies() {
     // again into empty tables for the time of pfkey itself.
     pfkey(&["-F"], "").silent_success();
     pfkey(&["-FP"], "").silent_success();
-    let r = pfkey(&["-f", s(&main)], "");
+    let r = pfkey(&["-f", path_str(&main)], "");
     r.silent_success();
     let warm_load_time = r.took;
     pfkey(&["-k", "-c"], extra).silent_success();
@@ -1193,14 +1208,14 @@ fn save_flush_and_load_restore_1000_sas_and_100_policies() {
     // A redacted save cannot be loaded: refused before anything is sent.
     let redacted = temp_file("save", "redacted.conf", "");
     fs::remove_file(&redacted).unwrap();
-    pfkey(&["save", "--redact", s(&redacted)], "").silent_success();
+    pfkey(&["save", "--redact", path_str(&redacted)], "").silent_success();
     let rtext = fs::read_to_string(&redacted).unwrap();
     assert!(
         !rtext.contains(&key(0, 2, 16)[2..]),
         "a key in the redacted file"
     );
     pfkey(&["-F"], "").silent_success();
-    let r = pfkey(&["-f", s(&redacted)], "");
+    let r = pfkey(&["-f", path_str(&redacted)], "");
     assert_eq!(r.code, 65);
     assert!(
         r.stderr.contains("removed by 'pfkey save --redact'"),
