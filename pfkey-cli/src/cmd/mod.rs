@@ -1,6 +1,8 @@
 //! The commands, one module per command family.
 
 pub mod decode;
+pub mod save;
+pub mod script;
 pub mod spd;
 
 use crate::cli::{Cli, Command};
@@ -9,7 +11,19 @@ use crate::output::Output;
 
 /// Runs the command the user asked for.
 pub fn run(cli: &Cli, out: &mut Output) -> Result<(), Failure> {
-    match &cli.command {
+    let Some(command) = &cli.command else {
+        // No command: setkey-style operation (-f, -c, -n, -D, -F).
+        return script::run(&cli.script, out);
+    };
+    if let Some(flag) = cli.script.first_given() {
+        return Err(Failure::new(
+            crate::exit::Exit::Usage,
+            format!(
+                "{flag} is an option of pfkey without a command; it cannot be used with a command"
+            ),
+        ));
+    }
+    match command {
         Command::Decode(args) => decode::run(args, out),
         Command::Spdadd(args) => spd::spdadd(args, out, false),
         Command::Spdupdate(args) => spd::spdadd(args, out, true),
@@ -17,5 +31,7 @@ pub fn run(cli: &Cli, out: &mut Output) -> Result<(), Failure> {
         Command::Spdget(args) => spd::spdget(args, out),
         Command::Spddump(args) => spd::spddump(args, out),
         Command::Spdflush => spd::spdflush(out),
+        Command::Check(args) => script::check(args, out),
+        Command::Save(args) => save::run(args, out),
     }
 }
