@@ -195,10 +195,31 @@ pub fn usage_error(e: clap::Error) -> ExitCode {
             | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
     ) {
         let _ = e.print();
-        let code = if e.use_stderr() { Exit::Usage } else { Exit::Success };
+        let code = if e.use_stderr() {
+            Exit::Usage
+        } else {
+            Exit::Success
+        };
         return ExitCode::from(code.code());
     }
-    report(&one_line_usage(&e.render().to_string()));
+    let mut line = one_line_usage(&e.render().to_string());
+    if line.ends_with("(see 'pfkey --help')") {
+        // clap's usage line, which names the subcommand, is not part of every error
+        // (invalid values): find the subcommand on the command line.
+        use clap::CommandFactory;
+        let root = crate::cli::Cli::command();
+        if let Some(sub) = std::env::args()
+            .skip(1)
+            .find(|a| !a.starts_with('-'))
+            .and_then(|a| root.find_subcommand(&a).map(|c| c.get_name().to_owned()))
+        {
+            line = line.replace(
+                "(see 'pfkey --help')",
+                &format!("(see 'pfkey {sub} --help')"),
+            );
+        }
+    }
+    report(&line);
     ExitCode::from(Exit::Usage.code())
 }
 
@@ -207,6 +228,7 @@ pub fn usage_error(e: clap::Error) -> ExitCode {
 /// the right `--help`.
 fn one_line_usage(rendered: &str) -> String {
     let mut message = String::new();
+    let mut prev_item = false;
     let mut command = "pfkey".to_string();
     for line in rendered.lines() {
         let t = line.trim();
@@ -228,15 +250,14 @@ fn one_line_usage(rendered: &str) -> String {
         // Indented lines list details (missing arguments, possible values).
         let item = line.starts_with(' ') && !t.starts_with("tip:");
         if !message.is_empty() {
-            message.push_str(if message.ends_with(':') {
-                " "
-            } else if item {
-                ", "
-            } else {
-                "; "
+            message.push_str(match (item, prev_item) {
+                (true, true) => ", ",
+                (true, false) => " ",
+                (false, _) => "; ",
             });
         }
         message.push_str(t);
+        prev_item = item;
     }
     format!("{message} (see '{command} --help')")
 }

@@ -44,7 +44,12 @@ pub struct AddArgs {
     #[arg(long, value_name = "ADDR", help_heading = "SA")]
     pub dst: String,
     /// Security parameter index: decimal or 0x hex, 1 to 0xffffffff (IPComp: 0xffff).
-    #[arg(long, value_name = "SPI", help_heading = "SA")]
+    #[arg(
+        long,
+        value_name = "SPI",
+        allow_negative_numbers = true,
+        help_heading = "SA"
+    )]
     pub spi: String,
     /// IPsec mode; Linux treats `any` as transport.
     #[arg(long, value_enum, default_value_t = ModeArg::Transport, help_heading = "SA")]
@@ -56,7 +61,13 @@ pub struct AddArgs {
     #[arg(long, value_name = "N", help_heading = "SA")]
     pub replay: Option<String>,
     /// SA flags, comma-separated.
-    #[arg(long, value_enum, value_delimiter = ',', value_name = "FLAG,...", help_heading = "SA")]
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        value_name = "FLAG,...",
+        help_heading = "SA"
+    )]
     pub flags: Vec<FlagArg>,
 
     /// Encryption algorithm (ESP): aes-cbc, aes-ctr, 3des-cbc, camellia-cbc, null, … (every
@@ -78,10 +89,18 @@ pub struct AddArgs {
     pub comp: Option<String>,
 
     /// Hard limit: seconds after the SA was added (90, 30m, 1h30m, 2d); then it is deleted.
-    #[arg(long, value_name = "DURATION", help_heading = "Lifetimes (0 = unlimited)")]
+    #[arg(
+        long,
+        value_name = "DURATION",
+        help_heading = "Lifetimes (0 = unlimited)"
+    )]
     pub hard_time: Option<String>,
     /// Soft limit: seconds after the SA was added; then it becomes dying (an EXPIRE is sent).
-    #[arg(long, value_name = "DURATION", help_heading = "Lifetimes (0 = unlimited)")]
+    #[arg(
+        long,
+        value_name = "DURATION",
+        help_heading = "Lifetimes (0 = unlimited)"
+    )]
     pub soft_time: Option<String>,
     /// Hard limit: bytes processed (1000000, 512K, 100M, 2G).
     #[arg(long, value_name = "BYTES", help_heading = "Lifetimes (0 = unlimited)")]
@@ -96,10 +115,18 @@ pub struct AddArgs {
     #[arg(long, value_name = "N", help_heading = "Lifetimes (0 = unlimited)")]
     pub soft_packets: Option<String>,
     /// Hard limit: seconds after the SA's first use.
-    #[arg(long, value_name = "DURATION", help_heading = "Lifetimes (0 = unlimited)")]
+    #[arg(
+        long,
+        value_name = "DURATION",
+        help_heading = "Lifetimes (0 = unlimited)"
+    )]
     pub hard_use_time: Option<String>,
     /// Soft limit: seconds after the SA's first use.
-    #[arg(long, value_name = "DURATION", help_heading = "Lifetimes (0 = unlimited)")]
+    #[arg(
+        long,
+        value_name = "DURATION",
+        help_heading = "Lifetimes (0 = unlimited)"
+    )]
     pub soft_use_time: Option<String>,
 
     /// UDP encapsulation for NAT traversal (ESP only; RFC 3948).
@@ -159,7 +186,12 @@ pub struct SaIdArgs {
     #[arg(long, value_name = "ADDR", help_heading = "SA")]
     pub dst: String,
     /// SPI (CPI for IPComp): decimal or 0x hex.
-    #[arg(long, value_name = "SPI", help_heading = "SA")]
+    #[arg(
+        long,
+        value_name = "SPI",
+        allow_negative_numbers = true,
+        help_heading = "SA"
+    )]
     pub spi: String,
     /// Print the keys (`get` only). Keys are secrets: hidden by default.
     #[arg(long)]

@@ -68,9 +68,7 @@ fn entry(kind: AlgKind, id: u8, offered: Option<&SupportedAlg>, compress: bool) 
         default_key_bits: a.map(Algorithm::default_key_bits),
         icv_bits: a.and_then(|a| a.icv_bits),
         usable: a.map(Algorithm::is_usable),
-        reason: a
-            .filter(|a| !a.is_usable())
-            .map(|a| a.usability.reason()),
+        reason: a.filter(|a| !a.is_usable()).map(|a| a.usability.reason()),
         note: a.and_then(|a| a.note),
     }
 }
@@ -177,7 +175,8 @@ fn write_text(
             a.id,
             kernel_bits(a),
             a.key_sizes.as_deref().unwrap_or("-"),
-            a.icv_bits.map_or_else(|| "-".to_string(), |b| b.to_string()),
+            a.icv_bits
+                .map_or_else(|| "-".to_string(), |b| b.to_string()),
             a.note.unwrap_or("")
         )?;
     }
@@ -243,7 +242,12 @@ mod tests {
             reserved: 0,
         };
         let offered = vec![entry(AlgKind::Auth, sha256.id, Some(&sha256), false)];
-        let missing = vec![entry(AlgKind::Encrypt, alg::SADB_X_EALG_AES_GCM_ICV16, None, false)];
+        let missing = vec![entry(
+            AlgKind::Encrypt,
+            alg::SADB_X_EALG_AES_GCM_ICV16,
+            None,
+            false,
+        )];
         let mut out = Vec::new();
         write_text(&mut out, &offered, &[], &missing).unwrap();
         let text = String::from_utf8(out).unwrap();

@@ -40,7 +40,8 @@ pub fn man(args: &ManArgs, out: &mut Output) -> Result<(), Failure> {
             // The page's name and synopsis say `pfkey-add`, as man pages of
             // subcommands do (git-commit(1)).
             // (clap takes `&'static str` names; this runs once, just before exit.)
-            let full: &'static str = Box::leak(format!("pfkey-{}", sub.get_name()).into_boxed_str());
+            let full: &'static str =
+                Box::leak(format!("pfkey-{}", sub.get_name()).into_boxed_str());
             let version = root.get_version().unwrap_or_default().to_owned();
             let version: &'static str = Box::leak(version.into_boxed_str());
             sub.name(full).version(version)

@@ -483,14 +483,8 @@ pub fn json(sa: &SaInfo, show_keys: bool) -> SaJson<'_> {
             }),
         ),
         t => {
-            let enc = (t != SaType::Ah || sa.encrypt != 0).then(|| {
-                alg_json(
-                    enc_kind(t),
-                    sa.encrypt,
-                    sa.key_encrypt.as_ref(),
-                    show_keys,
-                )
-            });
+            let enc = (t != SaType::Ah || sa.encrypt != 0)
+                .then(|| alg_json(enc_kind(t), sa.encrypt, sa.key_encrypt.as_ref(), show_keys));
             let auth = (sa.auth != 0)
                 .then(|| alg_json(AlgKind::Auth, sa.auth, sa.key_auth.as_ref(), show_keys));
             (enc, auth, None)
@@ -619,7 +613,9 @@ mod tests {
         assert!(v["encrypt"].is_null());
         let mut out = Vec::new();
         write_text(&mut out, &sa, false, 0).unwrap();
-        assert!(String::from_utf8(out).unwrap().contains("compression deflate"));
+        assert!(String::from_utf8(out)
+            .unwrap()
+            .contains("compression deflate"));
         let sa = self::sa("add-esp6-natt");
         let v = serde_json::to_value(json(&sa, false)).unwrap();
         assert_eq!(v["nat_t"]["type"], "espinudp");

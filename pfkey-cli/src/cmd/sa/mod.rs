@@ -94,8 +94,8 @@ fn check_update(
     out: &mut Output,
 ) -> Result<(), Failure> {
     let now = client.get(&spec.id())?;
-    let same = |sent: &Option<pfkey::client::AlgKey>, id: u8, key: &Option<pfkey::repr::Key>| {
-        match sent {
+    let same =
+        |sent: &Option<pfkey::client::AlgKey>, id: u8, key: &Option<pfkey::repr::Key>| match sent {
             None => true,
             Some(a) => {
                 a.id == id
@@ -103,8 +103,7 @@ fn check_update(
                         k.bits == a.key.bits && k.data[..] == a.key.data[..]
                     })
             }
-        }
-    };
+        };
     let keys_kept = !(same(&spec.enc, now.encrypt, &now.key_encrypt)
         && same(&spec.auth, now.auth, &now.key_auth));
     if keys_kept {
@@ -283,7 +282,9 @@ fn hide_setkey_keys(text: &str) -> SecretText {
             continue;
         }
         in_key = false;
-        let rest = line.strip_prefix("\tE: ").or_else(|| line.strip_prefix("\tA: "));
+        let rest = line
+            .strip_prefix("\tE: ")
+            .or_else(|| line.strip_prefix("\tA: "));
         match rest {
             Some(r) => {
                 let name = r.split(' ').next().unwrap_or_default();
@@ -331,16 +332,16 @@ pub fn dump(args: &DumpArgs, out: &mut Output) -> Result<(), Failure> {
     let mut count = 0u64;
     for item in client.dump_as::<RawSa>(MsgType::Dump, satype, None)? {
         let raw = item?;
-        let msg = Message::parse(&raw.0).map_err(|e| {
-            Failure::new(
-                Exit::Internal,
-                format!("dump entry {}: {e}", count + 1),
-            )
-        })?;
+        let msg = Message::parse(&raw.0)
+            .map_err(|e| Failure::new(Exit::Internal, format!("dump entry {}: {e}", count + 1)))?;
         count += 1;
         if format == DumpFormat::Setkey {
             let text = sa_text(&msg, &text_opts);
-            let text = if show_keys { text } else { hide_setkey_keys(&text) };
+            let text = if show_keys {
+                text
+            } else {
+                hide_setkey_keys(&text)
+            };
             out.stdout()
                 .write_all(text.as_bytes())
                 .map_err(Failure::stdout)?;

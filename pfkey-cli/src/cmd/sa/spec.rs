@@ -29,7 +29,12 @@ pub struct GeneratedKey {
 
 impl std::fmt::Debug for GeneratedKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "GeneratedKey({}, {} bytes, redacted)", self.name, self.bytes.len())
+        write!(
+            f,
+            "GeneratedKey({}, {} bytes, redacted)",
+            self.name,
+            self.bytes.len()
+        )
     }
 }
 
@@ -291,13 +296,24 @@ pub fn check(a: &AddArgs) -> Result<Checked, InputError> {
                 return Err(invalid("--comp is for IPComp SAs (--ipcomp), not ESP"));
             }
             let enc = input::parse_alg(AlgKind::Encrypt, enc_name)?;
-            let key = key_for(enc, "--enc-key", a.enc_key.as_deref(), enc_option, &mut checked)?;
+            let key = key_for(
+                enc,
+                "--enc-key",
+                a.enc_key.as_deref(),
+                enc_option,
+                &mut checked,
+            )?;
             spec.enc = Some(AlgKey { id: enc.id, key });
             match a.auth.as_deref() {
                 Some(name) => {
                     let auth = input::parse_alg(AlgKind::Auth, name)?;
-                    let key =
-                        key_for(auth, "--auth-key", a.auth_key.as_deref(), "--auth", &mut checked)?;
+                    let key = key_for(
+                        auth,
+                        "--auth-key",
+                        a.auth_key.as_deref(),
+                        "--auth",
+                        &mut checked,
+                    )?;
                     spec.auth = Some(AlgKey { id: auth.id, key });
                 }
                 None if a.auth_key.is_some() => {
@@ -323,7 +339,13 @@ pub fn check(a: &AddArgs) -> Result<Checked, InputError> {
                 ));
             };
             let auth = input::parse_alg(AlgKind::Auth, name)?;
-            let key = key_for(auth, "--auth-key", a.auth_key.as_deref(), "--auth", &mut checked)?;
+            let key = key_for(
+                auth,
+                "--auth-key",
+                a.auth_key.as_deref(),
+                "--auth",
+                &mut checked,
+            )?;
             spec.auth = Some(AlgKey { id: auth.id, key });
         }
         _ => {
@@ -469,14 +491,24 @@ mod tests {
     #[test]
     fn random_keys_have_the_default_size() {
         let c = parse(&with(&[
-            "--esp", "aes", "--auth", "sha256", "--enc-key", "random", "--auth-key", "random",
+            "--esp",
+            "aes",
+            "--auth",
+            "sha256",
+            "--enc-key",
+            "random",
+            "--auth-key",
+            "random",
         ]))
         .unwrap();
         assert_eq!(c.spec.enc.as_ref().unwrap().key.bits, 256);
         assert_eq!(c.spec.auth.as_ref().unwrap().key.bits, 256);
         assert_eq!(c.generated.len(), 2);
         assert_eq!(c.generated[0].name, "enc-key");
-        assert_eq!(&c.generated[0].bytes[..], &c.spec.enc.as_ref().unwrap().key.data[..]);
+        assert_eq!(
+            &c.generated[0].bytes[..],
+            &c.spec.enc.as_ref().unwrap().key.data[..]
+        );
         assert!(c.visible_keys.is_empty());
         assert!(!format!("{c:?}").contains(&format!("{:?}", &c.generated[0].bytes[..4])));
     }
@@ -486,9 +518,16 @@ mod tests {
         let c = parse(&with(&["--esp", "null", "--hard-time", "1h"])).unwrap();
         assert_eq!(c.spec.hard.unwrap().addtime, 3600);
         assert_eq!(c.spec.soft.unwrap(), Lifetime::default());
-        let e = parse(&with(&["--esp", "null", "--hard-time", "1h", "--soft-time", "2h"]))
-            .err()
-            .unwrap();
+        let e = parse(&with(&[
+            "--esp",
+            "null",
+            "--hard-time",
+            "1h",
+            "--soft-time",
+            "2h",
+        ]))
+        .err()
+        .unwrap();
         assert!(e.to_string().contains("must come before"), "{e}");
     }
 
@@ -496,23 +535,74 @@ mod tests {
     fn errors_name_the_problem() {
         let cases: &[(&[&str], &str)] = &[
             (&["--esp"], "ESP needs an encryption algorithm"),
-            (&["--esp", "aes"], "missing key: --esp aes-cbc needs --enc-key (128, 192 or 256 bits)"),
-            (&["--esp", "aes-gcm", "--enc-key", "random"], "cannot be used through Linux PF_KEY"),
-            (&["--esp", "aes", "--enc", "3des"], "two encryption algorithms"),
+            (
+                &["--esp", "aes"],
+                "missing key: --esp aes-cbc needs --enc-key (128, 192 or 256 bits)",
+            ),
+            (
+                &["--esp", "aes-gcm", "--enc-key", "random"],
+                "cannot be used through Linux PF_KEY",
+            ),
+            (
+                &["--esp", "aes", "--enc", "3des"],
+                "two encryption algorithms",
+            ),
             (&["--esp", "null", "--enc-key", "0x00"], "null takes no key"),
             (&["--ah"], "AH needs an authentication algorithm"),
-            (&["--ah", "--auth", "sha1", "--auth-key", "random", "--enc", "aes"], "AH does not encrypt"),
+            (
+                &[
+                    "--ah",
+                    "--auth",
+                    "sha1",
+                    "--auth-key",
+                    "random",
+                    "--enc",
+                    "aes",
+                ],
+                "AH does not encrypt",
+            ),
             (&["--ipcomp", "--auth", "sha1"], "IPComp only compresses"),
-            (&["--esp", "null", "--encap", "espinudp"], "needs --sport PORT and --dport PORT"),
-            (&["--esp", "null", "--sport", "4500"], "--sport is for NAT traversal"),
-            (&["--ah", "--auth", "null", "--encap", "espinudp", "--sport", "1", "--dport", "1"], "ESP only"),
-            (&["--esp", "null", "--replay", "300"], "--replay '300' is not a number from 0 to 255"),
+            (
+                &["--esp", "null", "--encap", "espinudp"],
+                "needs --sport PORT and --dport PORT",
+            ),
+            (
+                &["--esp", "null", "--sport", "4500"],
+                "--sport is for NAT traversal",
+            ),
+            (
+                &[
+                    "--ah", "--auth", "null", "--encap", "espinudp", "--sport", "1", "--dport", "1",
+                ],
+                "ESP only",
+            ),
+            (
+                &["--esp", "null", "--replay", "300"],
+                "--replay '300' is not a number from 0 to 255",
+            ),
             (&["--esp", "null", "--reqid", "x"], "--reqid 'x'"),
-            (&["--esp", "null", "--auth-key", "random"], "--auth-key needs --auth ALG"),
-            (&["--esp", "aes", "--enc-key", "-", "--auth", "sha1", "--auth-key", "-"], "cannot both be read"),
+            (
+                &["--esp", "null", "--auth-key", "random"],
+                "--auth-key needs --auth ALG",
+            ),
+            (
+                &[
+                    "--esp",
+                    "aes",
+                    "--enc-key",
+                    "-",
+                    "--auth",
+                    "sha1",
+                    "--auth-key",
+                    "-",
+                ],
+                "cannot both be read",
+            ),
         ];
         for (extra, want) in cases {
-            let e = parse(&with(extra)).err().unwrap_or_else(|| panic!("{extra:?} accepted"));
+            let e = parse(&with(extra))
+                .err()
+                .unwrap_or_else(|| panic!("{extra:?} accepted"));
             let msg = e.to_string();
             assert!(msg.contains(want), "{extra:?}: {msg}");
             assert!(!msg.contains('\n'), "{extra:?}: more than one line: {msg}");
@@ -528,7 +618,9 @@ mod tests {
 
     #[test]
     fn ipcomp_defaults_to_deflate() {
-        let mut v = vec!["--ipcomp", "--src", "10.0.0.1", "--dst", "10.0.0.2", "--spi", "0x4001"];
+        let mut v = vec![
+            "--ipcomp", "--src", "10.0.0.1", "--dst", "10.0.0.2", "--spi", "0x4001",
+        ];
         let c = parse(&v).unwrap();
         assert_eq!(c.spec.comp, Some(alg::SADB_X_CALG_DEFLATE));
         v[6] = "0x10000";
@@ -539,6 +631,9 @@ mod tests {
     fn warning_text() {
         assert_eq!(visible_keys_warning(&[]), None);
         let w = visible_keys_warning(&["--enc-key", "--auth-key"]).unwrap();
-        assert!(w.starts_with("the keys given with --enc-key and --auth-key are visible"), "{w}");
+        assert!(
+            w.starts_with("the keys given with --enc-key and --auth-key are visible"),
+            "{w}"
+        );
     }
 }
