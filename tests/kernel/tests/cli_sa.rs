@@ -30,19 +30,29 @@ const AES256: &str = "0x000102030405060708090a0b0c0d0e0f101112131415161718191a1b
 const SHA1: &str = "0x0123456789abcdef0123456789abcdef01234567";
 const MD5: &str = "0xffeeddccbbaa99887766554433221100";
 
-/// Runs pfkey with `args`, expecting success and silence on both streams (a change).
-#[track_caller]
-fn quiet_ok(args: &[&str]) {
-    let r = pfkey(&["--quiet"].iter().chain(args).copied().collect::<Vec<_>>());
-    assert!(r.ok(), "pfkey {args:?} failed:\n{}", r.stderr);
-    assert_eq!(r.stdout, "", "pfkey {args:?} printed on success");
-    assert_eq!(r.stderr, "", "pfkey {args:?} printed on success");
+/// The words of a command line (no quoting: test arguments have no spaces).
+fn words(cmdline: &str) -> Vec<&str> {
+    cmdline.split_whitespace().collect()
 }
 
-/// Runs pfkey with standard input.
-fn pfkey_stdin(args: &[&str], stdin: &[u8]) -> Run {
+/// Runs `pfkey CMDLINE` in the calling thread's namespace.
+fn run(cmdline: &str) -> Run {
+    pfkey(&words(cmdline))
+}
+
+/// Runs `pfkey --quiet CMDLINE`, expecting success and silence on both streams (a change).
+#[track_caller]
+fn quiet_ok(cmdline: &str) {
+    let r = run(&format!("--quiet {cmdline}"));
+    assert!(r.ok(), "pfkey {cmdline} failed:\n{}", r.stderr);
+    assert_eq!(r.stdout, "", "pfkey {cmdline} printed on success");
+    assert_eq!(r.stderr, "", "pfkey {cmdline} printed on success");
+}
+
+/// Runs `pfkey CMDLINE` with `stdin` as standard input.
+fn pfkey_stdin(cmdline: &str, stdin: &[u8]) -> Run {
     let mut cmd = Command::new(pfkey_path());
-    cmd.args(args)
+    cmd.args(words(cmdline))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -137,31 +147,11 @@ fn add_esp_installs_algorithms_keys_mode_reqid_replay_and_flags() {
     let dir = tempdir::Dir::new("add");
     let ek = key_file(&dir, "enc", AES128.as_bytes());
     let ak = key_file(&dir, "auth", format!("{SHA1}\n").as_bytes());
-    quiet_ok(&[
-        "add",
-        "--esp",
-        "aes",
-        "--auth",
-        "hmac-sha1",
-        "--src",
-        "10.0.0.1",
-        "--dst",
-        "10.0.0.2",
-        "--spi",
-        "0x1000",
-        "--enc-key",
-        &ek,
-        "--auth-key",
-        &ak,
-        "--mode",
-        "tunnel",
-        "--reqid",
-        "7",
-        "--replay",
-        "32",
-        "--flags",
-        "noecn,decap-dscp",
-    ]);
+    quiet_ok(&format!(
+        "add --esp aes --auth hmac-sha1 --src 10.0.0.1 --dst 10.0.0.2 --spi \
+        0x1000 --enc-key {ek} --auth-key {ak} --mode tunnel --reqid 7 --replay 32 --flags \
+        noecn,decap-dscp"
+    ));
     let e = xfrm_entry(0x1000);
     assert!(e.starts_with("src 10.0.0.1 dst 10.0.0.2"), "{e}");
     assert!(
@@ -179,23 +169,10 @@ fn add_esp_installs_algorithms_keys_mode_reqid_replay_and_flags() {
 #[test]
 fn design_card_add_with_keys_on_the_command_line_warns_once() {
     let _ns = fresh_netns();
-    let r = pfkey(&[
-        "add",
-        "--esp",
-        "aes",
-        "--auth",
-        "md5",
-        "--src",
-        "10.0.0.1",
-        "--dst",
-        "10.0.0.2",
-        "--spi",
-        "0x1000",
-        "--enc-key",
-        AES128,
-        "--auth-key",
-        MD5,
-    ]);
+    let r = run(&format!(
+        "add --esp aes --auth md5 --src 10.0.0.1 --dst 10.0.0.2 --spi \
+        0x1000 --enc-key {AES128} --auth-key {MD5}"
+    ));
     assert!(r.ok(), "{}", r.stderr);
     assert_eq!(r.stdout, "");
     assert_eq!(
@@ -214,37 +191,11 @@ fn design_card_add_with_keys_on_the_command_line_warns_once() {
 #[test]
 fn lifetimes_reach_the_kernel_and_a_missing_half_is_unlimited() {
     let _ns = fresh_netns();
-    quiet_ok(&[
-        "add",
-        "--esp",
-        "null",
-        "--auth",
-        "sha1",
-        "--auth-key",
-        SHA1,
-        "--src",
-        "10.0.0.1",
-        "--dst",
-        "10.0.0.2",
-        "--spi",
-        "0x1000",
-        "--hard-time",
-        "1h",
-        "--soft-time",
-        "50m",
-        "--hard-bytes",
-        "2M",
-        "--soft-bytes",
-        "1M",
-        "--hard-packets",
-        "200",
-        "--soft-packets",
-        "100",
-        "--hard-use-time",
-        "20m",
-        "--soft-use-time",
-        "10m",
-    ]);
+    quiet_ok(&format!(
+        "add --esp null --auth sha1 --auth-key {SHA1} --src 10.0.0.1 --dst \
+        10.0.0.2 --spi 0x1000 --hard-time 1h --soft-time 50m --hard-bytes 2M --soft-bytes 1M \
+        --hard-packets 200 --soft-packets 100 --hard-use-time 20m --soft-use-time 10m"
+    ));
     let e = xfrm_stats_entry(0x1000);
     for want in [
         "limit: soft 1048576(bytes), hard 2097152(bytes)",
@@ -255,19 +206,7 @@ fn lifetimes_reach_the_kernel_and_a_missing_half_is_unlimited() {
         assert!(e.contains(want), "{want:?} missing in:\n{e}");
     }
     // Only a hard limit: the soft one is sent as 0, unlimited.
-    quiet_ok(&[
-        "add",
-        "--esp",
-        "null",
-        "--src",
-        "10.0.0.1",
-        "--dst",
-        "10.0.0.2",
-        "--spi",
-        "0x1001",
-        "--hard-time",
-        "90",
-    ]);
+    quiet_ok("add --esp null --src 10.0.0.1 --dst 10.0.0.2 --spi 0x1001 --hard-time 90");
     let e = xfrm_stats_entry(0x1001);
     assert!(e.contains("expire add: soft 0(sec), hard 90(sec)"), "{e}");
     assert!(
@@ -275,9 +214,7 @@ fn lifetimes_reach_the_kernel_and_a_missing_half_is_unlimited() {
         "{e}"
     );
     // pfkey's own view agrees.
-    let r = pfkey(&[
-        "--json", "get", "--esp", "--src", "10.0.0.1", "--dst", "10.0.0.2", "--spi", "0x1000",
-    ]);
+    let r = run("--json get --esp --src 10.0.0.1 --dst 10.0.0.2 --spi 0x1000");
     let v = &json_lines(&r.expect_ok())[0];
     assert_eq!(v["lifetime"]["hard"]["add_seconds"], 3600);
     assert_eq!(v["lifetime"]["soft"]["bytes"], 1 << 20);
@@ -288,29 +225,13 @@ fn lifetimes_reach_the_kernel_and_a_missing_half_is_unlimited() {
 #[test]
 fn ipv6_esp_with_nat_traversal() {
     let _ns = fresh_netns();
-    quiet_ok(&[
-        "add",
-        "--esp",
-        "aes-ctr",
-        "--enc-key",
-        "random",
-        "--auth",
-        "hmac-sha512",
-        "--auth-key",
-        "random",
-        "--src",
-        "2001:db8::1",
-        "--dst",
-        "2001:db8::2",
-        "--spi",
-        "0x2000",
-        "--encap",
-        "espinudp",
-        "--sport",
-        "4500",
-        "--dport",
-        "4501",
-    ]);
+    let keys = run(
+        "add --esp aes-ctr --enc-key random --auth hmac-sha512 --auth-key random \
+        --src 2001:db8::1 --dst 2001:db8::2 --spi 0x2000 --encap espinudp --sport 4500 \
+        --dport 4501",
+    )
+    .expect_ok();
+    assert_eq!(keys.lines().count(), 2, "the two random keys: {keys}");
     let e = xfrm_entry(0x2000);
     assert!(e.starts_with("src 2001:db8::1 dst 2001:db8::2"), "{e}");
     assert!(e.contains("enc rfc3686(ctr(aes)) 0x"), "{e}");
@@ -320,7 +241,7 @@ fn ipv6_esp_with_nat_traversal() {
         e.contains("encap type espinudp sport 4500 dport 4501"),
         "{e}"
     );
-    let r = pfkey(&["--json", "dump"]);
+    let r = run("--json dump");
     let v = &json_lines(&r.expect_ok())[0];
     assert_eq!(v["src"], "2001:db8::1");
     assert_eq!(v["nat_t"]["sport"], 4500);
@@ -331,29 +252,16 @@ fn ipv6_esp_with_nat_traversal() {
 #[test]
 fn ah_and_ipcomp() {
     let _ns = fresh_netns();
-    quiet_ok(&[
-        "add",
-        "--ah",
-        "--auth",
-        "sha256",
-        "--auth-key",
-        AES256,
-        "--src",
-        "10.0.0.1",
-        "--dst",
-        "10.0.0.2",
-        "--spi",
-        "0x3000",
-    ]);
+    quiet_ok(&format!(
+        "add --ah --auth sha256 --auth-key {AES256} --src 10.0.0.1 --dst 10.0.0.2 --spi 0x3000"
+    ));
     let e = xfrm_entry(0x3000);
     assert!(e.contains("proto ah spi 0x00003000"), "{e}");
     assert!(
         e.contains(&format!("auth-trunc hmac(sha256) {AES256} 96")),
         "Linux PF_KEY's 96-bit HMAC-SHA-256: {e}"
     );
-    quiet_ok(&[
-        "add", "--ipcomp", "--src", "10.0.0.1", "--dst", "10.0.0.2", "--spi", "0x4001",
-    ]);
+    quiet_ok("add --ipcomp --src 10.0.0.1 --dst 10.0.0.2 --spi 0x4001");
     let e = xfrm_entry(0x4001);
     assert!(e.contains("proto comp spi 0x00004001"), "{e}");
     assert!(e.contains("comp deflate"), "{e}");
@@ -362,23 +270,10 @@ fn ah_and_ipcomp() {
 #[test]
 fn random_keys_are_printed_once_and_are_the_installed_keys() {
     let _ns = fresh_netns();
-    let r = pfkey(&[
-        "add",
-        "--esp",
-        "aes",
-        "--auth",
-        "sha256",
-        "--src",
-        "10.0.0.1",
-        "--dst",
-        "10.0.0.2",
-        "--spi",
-        "0x1000",
-        "--enc-key",
-        "random",
-        "--auth-key",
-        "random",
-    ]);
+    let r = run(
+        "add --esp aes --auth sha256 --src 10.0.0.1 --dst 10.0.0.2 --spi 0x1000 \
+        --enc-key random --auth-key random",
+    );
     let out = r.expect_ok();
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 2, "{out}");
@@ -393,22 +288,10 @@ fn random_keys_are_printed_once_and_are_the_installed_keys() {
         "{e}"
     );
     // --json: one object.
-    let r = pfkey(&[
-        "--json",
-        "add",
-        "--esp",
-        "null",
-        "--auth",
-        "sha1",
-        "--auth-key",
-        "random",
-        "--src",
-        "10.0.0.1",
-        "--dst",
-        "10.0.0.2",
-        "--spi",
-        "0x1001",
-    ]);
+    let r = run(
+        "--json add --esp null --auth sha1 --auth-key random --src 10.0.0.1 --dst \
+        10.0.0.2 --spi 0x1001",
+    );
     let v = &json_lines(&r.expect_ok())[0];
     let key = v["auth_key"].as_str().expect("auth_key");
     assert!(v.get("enc_key").is_none());
@@ -419,19 +302,7 @@ fn random_keys_are_printed_once_and_are_the_installed_keys() {
 fn keys_from_standard_input() {
     let _ns = fresh_netns();
     let r = pfkey_stdin(
-        &[
-            "add",
-            "--esp",
-            "3des",
-            "--enc-key",
-            "-",
-            "--src",
-            "10.0.0.1",
-            "--dst",
-            "10.0.0.2",
-            "--spi",
-            "0x1000",
-        ],
+        "add --esp 3des --enc-key - --src 10.0.0.1 --dst 10.0.0.2 --spi 0x1000",
         b"0x0011223344556677001122334455667700112233445566ff\n",
     );
     assert!(r.ok(), "{}", r.stderr);
@@ -445,53 +316,21 @@ fn keys_from_standard_input() {
 // ---------------------------------------------------------------------------------------
 
 fn add_two() {
-    quiet_ok(&[
-        "add",
-        "--esp",
-        "aes",
-        "--enc-key",
-        AES128,
-        "--auth",
-        "sha1",
-        "--auth-key",
-        SHA1,
-        "--src",
-        "10.0.0.1",
-        "--dst",
-        "10.0.0.2",
-        "--spi",
-        "0x1000",
-        "--mode",
-        "tunnel",
-        "--reqid",
-        "5",
-        "--replay",
-        "16",
-    ]);
-    quiet_ok(&[
-        "add",
-        "--ah",
-        "--auth",
-        "md5",
-        "--auth-key",
-        MD5,
-        "--src",
-        "10.0.0.2",
-        "--dst",
-        "10.0.0.1",
-        "--spi",
-        "0x2000",
-    ]);
+    quiet_ok(&format!(
+        "add --esp aes --enc-key {AES128} --auth sha1 --auth-key {SHA1} --src \
+        10.0.0.1 --dst 10.0.0.2 --spi 0x1000 --mode tunnel --reqid 5 --replay 16"
+    ));
+    quiet_ok(&format!(
+        "add --ah --auth md5 --auth-key {MD5} --src 10.0.0.2 --dst 10.0.0.1 --spi 0x2000"
+    ));
 }
 
 #[test]
 fn get_shows_the_sa_with_keys_only_when_asked() {
     let _ns = fresh_netns();
     add_two();
-    let id = [
-        "get", "--esp", "--src", "10.0.0.1", "--dst", "10.0.0.2", "--spi", "0x1000",
-    ];
-    let text = pfkey(&id).expect_ok();
+    let id = "get --esp --src 10.0.0.1 --dst 10.0.0.2 --spi 0x1000";
+    let text = run(id).expect_ok();
     assert!(
         text.starts_with("esp spi 0x00001000 (4096) 10.0.0.1 -> 10.0.0.2\n"),
         "{text}"
@@ -508,16 +347,12 @@ fn get_shows_the_sa_with_keys_only_when_asked() {
         assert!(text.contains(want), "{want:?} missing:\n{text}");
     }
     assert!(!text.contains("00112233"), "a key leaked:\n{text}");
-    let mut with_keys = id.to_vec();
-    with_keys.push("--show-keys");
-    let text = pfkey(&with_keys).expect_ok();
+    let text = run(&format!("{id} --show-keys")).expect_ok();
     assert!(
         text.contains(&format!("aes-cbc, 128-bit key {AES128}")),
         "{text}"
     );
-    let mut json = vec!["--json"];
-    json.extend_from_slice(&id);
-    let v = &json_lines(&pfkey(&json).expect_ok())[0];
+    let v = &json_lines(&run(&format!("--json {id}")).expect_ok())[0];
     assert_eq!(v["spi"], 0x1000);
     assert_eq!(v["mode"], "tunnel");
     assert_eq!(v["reqid"], 5);
@@ -532,41 +367,45 @@ fn get_shows_the_sa_with_keys_only_when_asked() {
 fn dump_formats_and_types() {
     let _ns = fresh_netns();
     add_two();
-    let text = pfkey(&["dump"]).expect_ok();
+    let text = run("dump").expect_ok();
     assert_eq!(text.matches(" spi 0x").count(), 2, "{text}");
     assert!(
         text.contains("ah spi 0x00002000 (8192) 10.0.0.2 -> 10.0.0.1"),
         "{text}"
     );
     assert!(!text.contains(&AES128[2..]), "keys hidden:\n{text}");
-    let text = pfkey(&["dump", "--show-keys"]).expect_ok();
+    let text = run("dump --show-keys").expect_ok();
     assert!(text.contains(AES128) && text.contains(MD5), "{text}");
 
-    let v = json_lines(&pfkey(&["dump", "--format", "json"]).expect_ok());
+    let v = json_lines(&run("dump --format json").expect_ok());
     assert_eq!(v.len(), 2);
-    assert_eq!(json_lines(&pfkey(&["--json", "dump"]).expect_ok()), v);
-    let v = json_lines(&pfkey(&["--json", "dump", "--type", "ah"]).expect_ok());
+    assert_eq!(json_lines(&run("--json dump").expect_ok()), v);
+    let v = json_lines(&run("--json dump --type ah").expect_ok());
     assert_eq!(v.len(), 1);
     assert_eq!(v[0]["satype"], "ah");
     assert_eq!(v[0]["auth"]["name"], "hmac-md5");
-    let v = json_lines(&pfkey(&["--json", "dump", "--show-keys", "--type", "ah"]).expect_ok());
+    let v = json_lines(&run("--json dump --show-keys --type ah").expect_ok());
     assert_eq!(v[0]["auth"]["key"], &MD5[2..]);
 
-    let setkey = pfkey(&["dump", "--format", "setkey", "--type", "esp"]).expect_ok();
-    assert!(setkey.starts_with("10.0.0.1 10.0.0.2 \n\tesp mode=tunnel spi=4096(0x00001000) reqid=5(0x00000005)\n\tE: aes-cbc <hidden>\n\tA: hmac-sha1 <hidden>\n"), "{setkey}");
-    let setkey = pfkey(&["dump", "--format", "setkey", "--type", "esp", "--show-keys"]).expect_ok();
+    let setkey = run("dump --format setkey --type esp").expect_ok();
+    let want = "10.0.0.1 10.0.0.2 \n\
+                \tesp mode=tunnel spi=4096(0x00001000) reqid=5(0x00000005)\n\
+                \tE: aes-cbc <hidden>\n\
+                \tA: hmac-sha1 <hidden>\n";
+    assert!(setkey.starts_with(want), "{setkey}");
+    let setkey = run("dump --format setkey --type esp --show-keys").expect_ok();
     assert!(
         setkey.contains("\tE: aes-cbc  00112233 44556677 8899aabb ccddeeff\n"),
         "{setkey}"
     );
 
     // Empty: nothing on standard output.
-    quiet_ok(&["flush"]);
-    let r = pfkey(&["dump"]);
+    quiet_ok("flush");
+    let r = run("dump");
     assert!(r.ok());
     assert_eq!(r.stdout, "");
     assert_eq!(r.stderr, "pfkey: no SAs\n");
-    assert_eq!(pfkey(&["--json", "dump"]).expect_ok(), "");
+    assert_eq!(run("--json dump").expect_ok(), "");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -577,9 +416,7 @@ fn dump_formats_and_types() {
 fn delete_removes_exactly_one_sa() {
     let _ns = fresh_netns();
     add_two();
-    quiet_ok(&[
-        "delete", "--esp", "--src", "10.0.0.1", "--dst", "10.0.0.2", "--spi", "0x1000",
-    ]);
+    quiet_ok("delete --esp --src 10.0.0.1 --dst 10.0.0.2 --spi 0x1000");
     assert!(state_with_spi(0x1000).is_none(), "{}", xfrm_state());
     assert!(state_with_spi(0x2000).is_some());
 }
@@ -588,29 +425,14 @@ fn delete_removes_exactly_one_sa() {
 fn deleteall_deletes_every_sa_between_two_addresses_and_only_those() {
     let _ns = fresh_netns();
     for spi in ["0x1000", "0x1001", "0x1002"] {
-        quiet_ok(&[
-            "add", "--esp", "null", "--src", "10.0.0.1", "--dst", "10.0.0.2", "--spi", spi,
-        ]);
+        quiet_ok(&format!(
+            "add --esp null --src 10.0.0.1 --dst 10.0.0.2 --spi {spi}"
+        ));
     }
-    quiet_ok(&[
-        "add", "--esp", "null", "--src", "10.0.0.1", "--dst", "10.0.0.3", "--spi", "0x1003",
-    ]);
-    quiet_ok(&[
-        "add", "--esp", "null", "--src", "10.0.0.2", "--dst", "10.0.0.1", "--spi", "0x1004",
-    ]);
-    quiet_ok(&[
-        "add", "--ah", "--auth", "null", "--src", "10.0.0.1", "--dst", "10.0.0.2", "--spi",
-        "0x1005",
-    ]);
-    let r = pfkey(&[
-        "-v",
-        "deleteall",
-        "--esp",
-        "--src",
-        "10.0.0.1",
-        "--dst",
-        "10.0.0.2",
-    ]);
+    quiet_ok("add --esp null --src 10.0.0.1 --dst 10.0.0.3 --spi 0x1003");
+    quiet_ok("add --esp null --src 10.0.0.2 --dst 10.0.0.1 --spi 0x1004");
+    quiet_ok("add --ah --auth null --src 10.0.0.1 --dst 10.0.0.2 --spi 0x1005");
+    let r = run("-v deleteall --esp --src 10.0.0.1 --dst 10.0.0.2");
     assert!(r.ok(), "{}", r.stderr);
     assert_eq!(r.stdout, "");
     assert!(
@@ -626,50 +448,30 @@ fn deleteall_deletes_every_sa_between_two_addresses_and_only_those() {
         assert!(state_with_spi(kept).is_some(), "{kept:#x} was deleted");
     }
     // Nothing left to delete: not an error, and silent.
-    quiet_ok(&[
-        "deleteall",
-        "--esp",
-        "--src",
-        "10.0.0.1",
-        "--dst",
-        "10.0.0.2",
-    ]);
+    quiet_ok("deleteall --esp --src 10.0.0.1 --dst 10.0.0.2");
 }
 
 #[test]
 fn flush_one_type_then_all() {
     let _ns = fresh_netns();
     add_two();
-    quiet_ok(&[
-        "add", "--ipcomp", "--src", "10.0.0.1", "--dst", "10.0.0.2", "--spi", "0x4001",
-    ]);
-    quiet_ok(&["flush", "esp"]);
+    quiet_ok("add --ipcomp --src 10.0.0.1 --dst 10.0.0.2 --spi 0x4001");
+    quiet_ok("flush esp");
     assert!(state_with_spi(0x1000).is_none());
     assert!(state_with_spi(0x2000).is_some() && state_with_spi(0x4001).is_some());
-    quiet_ok(&["flush", "ipcomp"]);
+    quiet_ok("flush ipcomp");
     assert!(state_with_spi(0x4001).is_none());
-    quiet_ok(&["flush"]);
+    quiet_ok("flush");
     assert_eq!(xfrm_state(), "");
     // Flushing an empty table is fine too.
-    quiet_ok(&["flush", "all"]);
+    quiet_ok("flush all");
 }
 
 #[test]
 fn getspi_reserves_an_spi_that_update_completes() {
     let _ns = fresh_netns();
-    let out = pfkey(&[
-        "getspi",
-        "--esp",
-        "--src",
-        "10.0.0.1",
-        "--dst",
-        "10.0.0.2",
-        "--range",
-        "0x5000-0x5fff",
-        "--reqid",
-        "9",
-    ])
-    .expect_ok();
+    let out = run("getspi --esp --src 10.0.0.1 --dst 10.0.0.2 --range 0x5000-0x5fff --reqid 9")
+        .expect_ok();
     let spi_text = out.trim();
     assert!(spi_text.starts_with("0x") && spi_text.len() == 10, "{out}");
     let spi = u32::from_str_radix(&spi_text[2..], 16).expect("hex SPI");
@@ -678,41 +480,22 @@ fn getspi_reserves_an_spi_that_update_completes() {
     assert!(e.contains("reqid 9"), "{e}");
     assert!(!e.contains("enc "), "larval: no algorithms yet: {e}");
     let v = &json_lines(
-        &pfkey(&[
-            "--json", "get", "--esp", "--src", "10.0.0.1", "--dst", "10.0.0.2", "--spi", spi_text,
-        ])
+        &run(&format!(
+            "--json get --esp --src 10.0.0.1 --dst 10.0.0.2 --spi {spi_text}"
+        ))
         .expect_ok(),
     )[0];
     assert_eq!(v["state"], "larval");
     // Complete it: no warning (the keys were taken).
-    quiet_ok(&[
-        "update",
-        "--esp",
-        "aes",
-        "--enc-key",
-        AES128,
-        "--auth",
-        "sha1",
-        "--auth-key",
-        SHA1,
-        "--src",
-        "10.0.0.1",
-        "--dst",
-        "10.0.0.2",
-        "--spi",
-        spi_text,
-        "--reqid",
-        "9",
-    ]);
+    quiet_ok(&format!(
+        "update --esp aes --enc-key {AES128} --auth sha1 --auth-key {SHA1} \
+        --src 10.0.0.1 --dst 10.0.0.2 --spi {spi_text} --reqid 9"
+    ));
     let e = xfrm_entry(spi);
     assert!(e.contains(&format!("enc cbc(aes) {AES128}")), "{e}");
     // IPComp: the default range is 16-bit; --json gives the SA object.
-    let v = &json_lines(
-        &pfkey(&[
-            "--json", "getspi", "--ipcomp", "--src", "10.0.0.1", "--dst", "10.0.0.2",
-        ])
-        .expect_ok(),
-    )[0];
+    let v =
+        &json_lines(&run("--json getspi --ipcomp --src 10.0.0.1 --dst 10.0.0.2").expect_ok())[0];
     let cpi = v["spi"].as_u64().expect("spi");
     assert!((0x100..=0xffff).contains(&cpi), "{cpi:#x}");
     assert_eq!(v["state"], "larval");
@@ -724,52 +507,16 @@ fn update_of_a_mature_sa_changes_lifetimes_and_warns_that_keys_were_kept() {
     let _ns = fresh_netns();
     add_two();
     // New lifetimes, same keys: applied, no warning.
-    quiet_ok(&[
-        "update",
-        "--esp",
-        "aes",
-        "--enc-key",
-        AES128,
-        "--auth",
-        "sha1",
-        "--auth-key",
-        SHA1,
-        "--src",
-        "10.0.0.1",
-        "--dst",
-        "10.0.0.2",
-        "--spi",
-        "0x1000",
-        "--mode",
-        "tunnel",
-        "--reqid",
-        "5",
-        "--hard-time",
-        "2h",
-    ]);
+    quiet_ok(&format!(
+        "update --esp aes --enc-key {AES128} --auth sha1 --auth-key {SHA1} \
+        --src 10.0.0.1 --dst 10.0.0.2 --spi 0x1000 --mode tunnel --reqid 5 --hard-time 2h"
+    ));
     assert!(xfrm_stats_entry(0x1000).contains("expire add: soft 0(sec), hard 7200(sec)"));
     // A new key: Linux keeps the old one and says nothing; pfkey warns.
-    let r = pfkey(&[
-        "update",
-        "--esp",
-        "aes",
-        "--enc-key",
-        AES256,
-        "--auth",
-        "sha1",
-        "--auth-key",
-        SHA1,
-        "--src",
-        "10.0.0.1",
-        "--dst",
-        "10.0.0.2",
-        "--spi",
-        "0x1000",
-        "--mode",
-        "tunnel",
-        "--reqid",
-        "5",
-    ]);
+    let r = run(&format!(
+        "update --esp aes --enc-key {AES256} --auth sha1 --auth-key {SHA1} \
+        --src 10.0.0.1 --dst 10.0.0.2 --spi 0x1000 --mode tunnel --reqid 5"
+    ));
     assert!(r.ok(), "{}", r.stderr);
     assert!(
         r.stderr
@@ -779,9 +526,7 @@ fn update_of_a_mature_sa_changes_lifetimes_and_warns_that_keys_were_kept() {
     );
     assert!(xfrm_entry(0x1000).contains(AES128), "old key kept");
     // UPDATE of a missing SA: ESRCH.
-    let r = pfkey(&[
-        "update", "--esp", "null", "--src", "10.0.0.1", "--dst", "10.0.0.2", "--spi", "0x9999",
-    ]);
+    let r = run("update --esp null --src 10.0.0.1 --dst 10.0.0.2 --spi 0x9999");
     assert_eq!(code(&r), 1, "{r:?}");
     assert!(r.stderr.contains("no such SA (ESRCH)"), "{}", r.stderr);
 }
@@ -795,9 +540,7 @@ fn duplicate_add_is_eexist_and_leaves_the_sa_alone() {
     let _ns = fresh_netns();
     add_two();
     let before = xfrm_state();
-    let r = pfkey(&[
-        "-q", "add", "--esp", "null", "--src", "10.0.0.1", "--dst", "10.0.0.2", "--spi", "0x1000",
-    ]);
+    let r = run("-q add --esp null --src 10.0.0.1 --dst 10.0.0.2 --spi 0x1000");
     assert_eq!(code(&r), 1, "{r:?}");
     assert_eq!(r.stdout, "");
     assert_eq!(
@@ -814,9 +557,9 @@ fn get_and_delete_of_a_missing_sa_are_esrch() {
     add_two();
     let before = xfrm_state();
     for cmd in ["get", "delete"] {
-        let r = pfkey(&[
-            cmd, "--esp", "--src", "10.0.0.1", "--dst", "10.0.0.2", "--spi", "0x1234",
-        ]);
+        let r = run(&format!(
+            "{cmd} --esp --src 10.0.0.1 --dst 10.0.0.2 --spi 0x1234"
+        ));
         assert_eq!(code(&r), 1, "{r:?}");
         assert_eq!(r.stdout, "");
         assert_eq!(
@@ -825,9 +568,7 @@ fn get_and_delete_of_a_missing_sa_are_esrch() {
         );
     }
     // Wrong protocol for an existing SPI is missing too.
-    let r = pfkey(&[
-        "delete", "--ah", "--src", "10.0.0.1", "--dst", "10.0.0.2", "--spi", "0x1000",
-    ]);
+    let r = run("delete --ah --src 10.0.0.1 --dst 10.0.0.2 --spi 0x1000");
     assert_eq!(code(&r), 1);
     assert!(r.stderr.contains("ESRCH"));
     assert_eq!(xfrm_state(), before);
@@ -838,35 +579,31 @@ fn bad_input_is_refused_in_one_line_and_leaves_the_table_unchanged() {
     let _ns = fresh_netns();
     add_two();
     let before = xfrm_state();
-    let base = ["--src", "10.0.0.1", "--dst", "10.0.0.2", "--spi", "0x7000"];
-    let cases: Vec<(Vec<&str>, &str)> = vec![
+    let bad_aes = format!("--esp aes-cbx --enc-key {AES128}");
+    let aead = format!("--esp aes-gcm --enc-key {AES128}");
+    let cases: [(&str, &str); 7] = [
+        (&bad_aes, "did you mean aes-cbc?"),
         (
-            vec!["--esp", "aes-cbx", "--enc-key", AES128],
-            "did you mean aes-cbc?",
-        ),
-        (
-            vec!["--esp", "aes", "--enc-key", "0x0011"],
+            "--esp aes --enc-key 0x0011",
             "128, 192 or 256-bit key, not 16 bits",
         ),
-        (vec!["--esp", "aes", "--enc-key", "0x001"], "odd number"),
-        (vec!["--esp", "aes"], "missing key"),
-        (vec!["--esp", "aes-gcm", "--enc-key", AES128], "AEAD"),
+        ("--esp aes --enc-key 0x001", "odd number"),
+        ("--esp aes", "missing key"),
+        (&aead, "AEAD"),
         (
-            vec!["--esp", "null", "--encap", "espinudp"],
+            "--esp null --encap espinudp",
             "needs --sport PORT and --dport PORT",
         ),
-        (vec!["--ah"], "AH needs an authentication algorithm"),
+        ("--ah", "AH needs an authentication algorithm"),
     ];
-    for (extra, want) in &cases {
-        let mut args = vec!["-v", "add"];
-        args.extend_from_slice(extra);
-        args.extend_from_slice(&base);
-        let r = pfkey(&args);
-        assert_eq!(code(&r), 2, "{args:?}: {r:?}");
-        assert_eq!(r.stderr.lines().count(), 1, "{args:?}: {}", r.stderr);
-        assert!(r.stderr.contains(want), "{args:?}: {}", r.stderr);
+    for (options, want) in cases {
+        let cmdline = format!("-v add {options} --src 10.0.0.1 --dst 10.0.0.2 --spi 0x7000");
+        let r = run(&cmdline);
+        assert_eq!(code(&r), 2, "{cmdline}: {r:?}");
+        assert_eq!(r.stderr.lines().count(), 1, "{cmdline}: {}", r.stderr);
+        assert!(r.stderr.contains(want), "{cmdline}: {}", r.stderr);
         // -v prints every message sent: nothing was.
-        assert!(!r.stderr.contains("sent:"), "{args:?} reached the kernel");
+        assert!(!r.stderr.contains("sent:"), "{cmdline} reached the kernel");
     }
     for (src, dst, spi, want) in [
         ("10.0.0.300", "10.0.0.2", "0x7000", "is not an IP address"),
@@ -874,16 +611,14 @@ fn bad_input_is_refused_in_one_line_and_leaves_the_table_unchanged() {
         ("10.0.0.1", "10.0.0.2", "0x100000000", "out of range"),
         ("10.0.0.1", "10.0.0.2", "0", "reserved"),
     ] {
-        let r = pfkey(&[
-            "-v", "add", "--esp", "null", "--src", src, "--dst", dst, "--spi", spi,
-        ]);
+        let r = run(&format!(
+            "-v add --esp null --src {src} --dst {dst} --spi {spi}"
+        ));
         assert_eq!(code(&r), 2, "{r:?}");
         assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
         assert!(r.stderr.contains(want), "{}", r.stderr);
     }
-    let r = pfkey(&[
-        "add", "--ipcomp", "--src", "10.0.0.1", "--dst", "10.0.0.2", "--spi", "0x10000",
-    ]);
+    let r = run("add --ipcomp --src 10.0.0.1 --dst 10.0.0.2 --spi 0x10000");
     assert_eq!(code(&r), 2);
     assert!(r.stderr.contains("16 bits"));
     assert_eq!(xfrm_state(), before, "bad input changed the SA table");
@@ -919,7 +654,7 @@ fn unprivileged_user_gets_exit_77_with_the_reason() {
 #[test]
 fn algorithms_lists_the_kernels_offer_with_key_sizes() {
     let _ns = fresh_netns();
-    let text = pfkey(&["algorithms"]).expect_ok();
+    let text = run("algorithms").expect_ok();
     assert!(
         text.contains("Authentication (ESP, AH), offered by this kernel"),
         "{text}"
@@ -934,7 +669,7 @@ fn algorithms_lists_the_kernels_offer_with_key_sizes() {
     assert!(line("aes-cbc").contains("128-256"));
     assert!(line("aes-cbc").contains("128, 192 or 256 bits"));
     assert!(line("aes-gcm-16").contains("AEAD"));
-    let v = json_lines(&pfkey(&["--json", "algorithms", "--type", "esp"]).expect_ok());
+    let v = json_lines(&run("--json algorithms --type esp").expect_ok());
     let sha1 = v
         .iter()
         .find(|a| a["name"] == "hmac-sha1")
@@ -946,7 +681,7 @@ fn algorithms_lists_the_kernels_offer_with_key_sizes() {
     assert_eq!(gcm["usable"], false);
     // Listing registered nothing: a second listing works (REGISTER for one type twice on
     // a socket would be EEXIST, and a registered socket would get ACQUIREs).
-    pfkey(&["algorithms", "--type", "ah"]).expect_ok();
+    run("algorithms --type ah").expect_ok();
 }
 
 /// Starts `pfkey -v GLOBAL… monitor OPTIONS…` in this namespace and waits until it is
@@ -1020,19 +755,9 @@ fn interrupt_and_wait(mut child: Child, sig: nix::sys::signal::Signal) {
 fn monitor_prints_every_message_as_json_and_exits_0_on_sigint() {
     let _ns = fresh_netns();
     let (child, rx) = start_monitor(&["--json"], &[]);
-    quiet_ok(&[
-        "add",
-        "--esp",
-        "aes",
-        "--enc-key",
-        AES128,
-        "--src",
-        "10.0.0.1",
-        "--dst",
-        "10.0.0.2",
-        "--spi",
-        "0x1000",
-    ]);
+    quiet_ok(&format!(
+        "add --esp aes --enc-key {AES128} --src 10.0.0.1 --dst 10.0.0.2 --spi 0x1000"
+    ));
     // A change through XFRM netlink reaches PF_KEY sockets too.
     ip(&[
         "xfrm", "state", "add", "src", "10.0.0.1", "dst", "10.0.0.3", "proto", "esp", "spi",
@@ -1076,19 +801,9 @@ fn monitor_prints_every_message_as_json_and_exits_0_on_sigint() {
 fn monitor_text_shows_keys_only_when_asked_and_exits_0_on_sigterm() {
     let _ns = fresh_netns();
     let (child, rx) = start_monitor(&[], &["--show-keys"]);
-    quiet_ok(&[
-        "add",
-        "--esp",
-        "aes",
-        "--enc-key",
-        AES128,
-        "--src",
-        "10.0.0.1",
-        "--dst",
-        "10.0.0.2",
-        "--spi",
-        "0x1000",
-    ]);
+    quiet_ok(&format!(
+        "add --esp aes --enc-key {AES128} --src 10.0.0.1 --dst 10.0.0.2 --spi 0x1000"
+    ));
     let lines = collect_until(&rx, |ls| ls.iter().any(|l| l.contains("KEY_ENCRYPT")));
     assert!(
         lines.iter().any(|l| l.starts_with("ADD satype=esp")),
@@ -1102,19 +817,9 @@ fn monitor_text_shows_keys_only_when_asked_and_exits_0_on_sigterm() {
     interrupt_and_wait(child, nix::sys::signal::Signal::SIGTERM);
     // Without --show-keys the key is redacted.
     let (child, rx) = start_monitor(&[], &[]);
-    quiet_ok(&[
-        "add",
-        "--esp",
-        "aes",
-        "--enc-key",
-        AES128,
-        "--src",
-        "10.0.0.1",
-        "--dst",
-        "10.0.0.2",
-        "--spi",
-        "0x1001",
-    ]);
+    quiet_ok(&format!(
+        "add --esp aes --enc-key {AES128} --src 10.0.0.1 --dst 10.0.0.2 --spi 0x1001"
+    ));
     let lines = collect_until(&rx, |ls| ls.iter().any(|l| l.contains("KEY_ENCRYPT")));
     let key = lines
         .iter()
@@ -1132,8 +837,8 @@ fn monitor_text_shows_keys_only_when_asked_and_exits_0_on_sigterm() {
 // ---------------------------------------------------------------------------------------
 
 /// Runs pfkey in another namespace.
-fn pfkey_in(ns: &Netns, args: &[&str]) -> Run {
-    Run::new(ns.command(pfkey_path()).args(args))
+fn pfkey_in(ns: &Netns, cmdline: &str) -> Run {
+    Run::new(ns.command(pfkey_path()).args(words(cmdline)))
 }
 
 /// SAs by `pfkey add` and policies by `ip xfrm policy` for one end of the link.
@@ -1141,26 +846,10 @@ fn cli_esp_endpoint(ns: &Netns, local: &str, remote: &str, out_spi: &str, in_spi
     for (src, dst, spi) in [(local, remote, out_spi), (remote, local, in_spi)] {
         let r = pfkey_in(
             ns,
-            &[
-                "-q",
-                "add",
-                "--esp",
-                "aes",
-                "--enc-key",
-                AES128,
-                "--auth",
-                "sha256",
-                "--auth-key",
-                AES256,
-                "--src",
-                src,
-                "--dst",
-                dst,
-                "--spi",
-                spi,
-                "--replay",
-                "32",
-            ],
+            &format!(
+                "-q add --esp aes --enc-key {AES128} --auth sha256 \
+            --auth-key {AES256} --src {src} --dst {dst} --spi {spi} --replay 32"
+            ),
         );
         assert!(
             r.ok() && r.stdout.is_empty() && r.stderr.is_empty(),
@@ -1194,7 +883,7 @@ fn cli_esp_endpoint(ns: &Netns, local: &str, remote: &str, out_spi: &str, in_spi
 
 /// (packets, bytes) of the SA with `spi` in `pfkey dump --json` run in `ns`.
 fn counters(ns: &Netns, spi: u64) -> (u64, u64) {
-    let out = pfkey_in(ns, &["--json", "dump", "--type", "esp"]).expect_ok();
+    let out = pfkey_in(ns, "--json dump --type esp").expect_ok();
     let v = json_lines(&out)
         .into_iter()
         .find(|v| v["spi"] == spi)
@@ -1241,7 +930,7 @@ fn data_plane(left_cidr: &str, right_cidr: &str) {
     // The kernel agrees (ip -s xfrm state).
     assert!(pfkey_kernel_tests::xfrm::state_packets(0x1001) >= out_packets);
     // With the SAs flushed on one side, the policy has no SA: ping fails.
-    let r = pfkey_in(&link.left, &["flush"]);
+    let r = pfkey_in(&link.left, "flush");
     assert!(r.ok(), "{r:?}");
     assert!(
         !VethLink::ping(&link.left, link.right_addr),
@@ -1474,10 +1163,10 @@ fn scale_10000_sas_dump_completely_in_constant_memory() {
         large.vm_hwm_kib
     );
     // The text format streams too.
-    let out = pfkey(&["dump", "--type", "esp"]).expect_ok();
+    let out = run("dump --type esp").expect_ok();
     assert_eq!(out.matches("\nesp spi 0x").count() + 1, 10_000);
     let start = Instant::now();
-    quiet_ok(&["flush", "esp"]);
+    quiet_ok("flush esp");
     report(&format!(
         "pfkey flush esp of 10000 SAs: {:.2?}",
         start.elapsed()
@@ -1494,24 +1183,10 @@ fn scale_300_sas_added_by_300_pfkey_processes() {
     let start = Instant::now();
     for i in 0..n {
         let spi = format!("{:#x}", 0x10000 + i);
-        let r = pfkey(&[
-            "-q",
-            "add",
-            "--esp",
-            "aes",
-            "--enc-key",
-            AES128,
-            "--auth",
-            "sha1",
-            "--auth-key",
-            SHA1,
-            "--src",
-            "10.2.0.1",
-            "--dst",
-            "10.2.0.2",
-            "--spi",
-            &spi,
-        ]);
+        let r = run(&format!(
+            "-q add --esp aes --enc-key {AES128} --auth sha1 --auth-key \
+            {SHA1} --src 10.2.0.1 --dst 10.2.0.2 --spi {spi}"
+        ));
         assert!(r.ok(), "{spi}: {}", r.stderr);
     }
     let t = start.elapsed();
