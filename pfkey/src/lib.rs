@@ -37,6 +37,12 @@
 //! - [`repr`] and [`policy`]: owned values for every extension, for code that
 //!   prefers plain structs to views.
 //! - [`alg`]: the algorithm table (ids, names, key sizes, what Linux PF_KEY can do).
+//! - [`render`]: a protocol-analyzer text rendering of any message.
+//! - [`client`]: [`Client`], correlated requests, streaming dumps and events over a
+//!   [`transport::Transport`] ([`socket::PfKeySocket`] for a real PF_KEY socket).
+//! - [`sockpolicy`] and [`xfrm`]: per-socket IPsec policy (`IP_IPSEC_POLICY`,
+//!   `IP_XFRM_POLICY`).
+//! - [`sys`]: the few system calls nix cannot make; the only module with `unsafe`.
 //!
 //! # Guarantees
 //!

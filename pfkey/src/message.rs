@@ -35,8 +35,10 @@ use crate::wire::*;
 pub struct Message<'a> {
     buf: &'a [u8],
     header: &'a SadbMsg,
-    /// Byte offset of each known extension type (1..=26), 0 when absent.
-    index: [u32; SADB_EXT_MAX as usize + 1],
+    /// Offset in 64-bit words of each known extension type (1..=26), 0 when absent.
+    /// Extensions start on word boundaries and a message is at most `u16::MAX`
+    /// words, so a word offset fits in 16 bits (and keeps `Message` small).
+    index: [u16; SADB_EXT_MAX as usize + 1],
 }
 
 impl<'a> Message<'a> {
@@ -68,22 +70,22 @@ impl<'a> Message<'a> {
                 actual: buf.len(),
             });
         }
-        let mut index = [0u32; SADB_EXT_MAX as usize + 1];
+        let mut index = [0u16; SADB_EXT_MAX as usize + 1];
         let mut at = SadbMsg::SIZE;
         while at < buf.len() {
             let (ext_type, bytes) = split_extension(buf, at)?;
             // Validate the contents; the view is rebuilt on demand by the accessors.
-            parse_ext(ext_type, bytes, at)?;
+            check_ext(ext_type, bytes, at)?;
             if let Some(slot) = index.get_mut(ext_type as usize) {
                 if *slot != 0 {
                     return Err(ParseError::DuplicateExtension {
                         ext: ExtType::from_value(ext_type),
                         at,
-                        first: *slot as usize,
+                        first: *slot as usize * WORD,
                     });
                 }
-                // Messages are at most 524 280 bytes, so offsets fit in u32.
-                *slot = at as u32;
+                // `at` is a multiple of 8 below 524 280: the word offset fits.
+                *slot = (at / WORD) as u16;
             }
             at += bytes.len();
         }
@@ -91,46 +93,55 @@ impl<'a> Message<'a> {
     }
 
     /// The whole message.
+    #[inline]
     pub fn as_bytes(&self) -> &'a [u8] {
         self.buf
     }
 
     /// The base header.
+    #[inline]
     pub fn header(&self) -> &'a SadbMsg {
         self.header
     }
 
     /// `sadb_msg_type`.
+    #[inline]
     pub fn msg_type(&self) -> MsgType {
         MsgType::from_value(self.header.msg_type)
     }
 
     /// `sadb_msg_satype`.
+    #[inline]
     pub fn satype(&self) -> SaType {
         SaType::from_value(self.header.satype)
     }
 
     /// `sadb_msg_errno`: 0, or the errno of a kernel error reply.
+    #[inline]
     pub fn errno(&self) -> u8 {
         self.header.errno
     }
 
     /// `sadb_msg_seq`.
+    #[inline]
     pub fn seq(&self) -> u32 {
         self.header.seq.get()
     }
 
     /// `sadb_msg_pid`: the requester's pid, 0 for kernel-originated messages.
+    #[inline]
     pub fn pid(&self) -> u32 {
         self.header.pid.get()
     }
 
     /// `sadb_msg_reserved` (Linux: policy refcount in SPD replies).
+    #[inline]
     pub fn reserved(&self) -> u16 {
         self.header.reserved.get()
     }
 
     /// Every extension in wire order, unknown types included.
+    #[inline]
     pub fn extensions(&self) -> Extensions<'a> {
         Extensions {
             buf: self.buf,
@@ -140,7 +151,7 @@ impl<'a> Message<'a> {
 
     /// The raw bytes (header included) of the extension of a known type.
     pub fn raw_extension(&self, ext: ExtType) -> Option<&'a [u8]> {
-        let at = *self.index.get(ext.value() as usize)? as usize;
+        let at = *self.index.get(ext.value() as usize)? as usize * WORD;
         if at == 0 {
             return None;
         }
@@ -148,15 +159,16 @@ impl<'a> Message<'a> {
     }
 
     fn ext(&self, ext: ExtType) -> Option<Ext<'a>> {
-        let at = *self.index.get(ext.value() as usize)? as usize;
+        let at = *self.index.get(ext.value() as usize)? as usize * WORD;
         if at == 0 {
             return None;
         }
         let (t, bytes) = split_extension(self.buf, at).ok()?;
-        parse_ext(t, bytes, at).ok()
+        decode_ext::<false>(t, bytes, at).ok()
     }
 
     /// `SADB_EXT_SA`.
+    #[inline]
     pub fn sa(&self) -> Option<&'a SadbSa> {
         match self.ext(ExtType::Sa)? {
             Ext::Sa(v) => Some(v),
@@ -165,16 +177,19 @@ impl<'a> Message<'a> {
     }
 
     /// `SADB_EXT_LIFETIME_CURRENT`.
+    #[inline]
     pub fn lifetime_current(&self) -> Option<&'a SadbLifetime> {
         self.lifetime(ExtType::LifetimeCurrent)
     }
 
     /// `SADB_EXT_LIFETIME_HARD`.
+    #[inline]
     pub fn lifetime_hard(&self) -> Option<&'a SadbLifetime> {
         self.lifetime(ExtType::LifetimeHard)
     }
 
     /// `SADB_EXT_LIFETIME_SOFT`.
+    #[inline]
     pub fn lifetime_soft(&self) -> Option<&'a SadbLifetime> {
         self.lifetime(ExtType::LifetimeSoft)
     }
@@ -187,21 +202,25 @@ impl<'a> Message<'a> {
     }
 
     /// `SADB_EXT_ADDRESS_SRC`.
+    #[inline]
     pub fn src(&self) -> Option<AddressView<'a>> {
         self.address(ExtType::AddressSrc)
     }
 
     /// `SADB_EXT_ADDRESS_DST`.
+    #[inline]
     pub fn dst(&self) -> Option<AddressView<'a>> {
         self.address(ExtType::AddressDst)
     }
 
     /// `SADB_EXT_ADDRESS_PROXY` (Linux: the inner source selector).
+    #[inline]
     pub fn proxy(&self) -> Option<AddressView<'a>> {
         self.address(ExtType::AddressProxy)
     }
 
     /// `SADB_X_EXT_NAT_T_OA`: the NAT-T original address.
+    #[inline]
     pub fn nat_t_oa(&self) -> Option<AddressView<'a>> {
         self.address(ExtType::NatTOa)
     }
@@ -214,11 +233,13 @@ impl<'a> Message<'a> {
     }
 
     /// `SADB_EXT_KEY_AUTH`.
+    #[inline]
     pub fn key_auth(&self) -> Option<KeyView<'a>> {
         self.key(ExtType::KeyAuth)
     }
 
     /// `SADB_EXT_KEY_ENCRYPT`.
+    #[inline]
     pub fn key_encrypt(&self) -> Option<KeyView<'a>> {
         self.key(ExtType::KeyEncrypt)
     }
@@ -231,6 +252,7 @@ impl<'a> Message<'a> {
     }
 
     /// `SADB_EXT_IDENTITY_SRC`.
+    #[inline]
     pub fn identity_src(&self) -> Option<IdentityView<'a>> {
         match self.ext(ExtType::IdentitySrc)? {
             Ext::Identity(_, v) => Some(v),
@@ -239,6 +261,7 @@ impl<'a> Message<'a> {
     }
 
     /// `SADB_EXT_IDENTITY_DST`.
+    #[inline]
     pub fn identity_dst(&self) -> Option<IdentityView<'a>> {
         match self.ext(ExtType::IdentityDst)? {
             Ext::Identity(_, v) => Some(v),
@@ -247,6 +270,7 @@ impl<'a> Message<'a> {
     }
 
     /// `SADB_EXT_SENSITIVITY`.
+    #[inline]
     pub fn sensitivity(&self) -> Option<SensitivityView<'a>> {
         match self.ext(ExtType::Sensitivity)? {
             Ext::Sensitivity(v) => Some(v),
@@ -255,6 +279,7 @@ impl<'a> Message<'a> {
     }
 
     /// `SADB_EXT_PROPOSAL`.
+    #[inline]
     pub fn proposal(&self) -> Option<ProposalView<'a>> {
         match self.ext(ExtType::Proposal)? {
             Ext::Proposal(v) => Some(v),
@@ -263,6 +288,7 @@ impl<'a> Message<'a> {
     }
 
     /// `SADB_EXT_SUPPORTED_AUTH`.
+    #[inline]
     pub fn supported_auth(&self) -> Option<SupportedView<'a>> {
         match self.ext(ExtType::SupportedAuth)? {
             Ext::Supported(_, v) => Some(v),
@@ -271,6 +297,7 @@ impl<'a> Message<'a> {
     }
 
     /// `SADB_EXT_SUPPORTED_ENCRYPT`.
+    #[inline]
     pub fn supported_encrypt(&self) -> Option<SupportedView<'a>> {
         match self.ext(ExtType::SupportedEncrypt)? {
             Ext::Supported(_, v) => Some(v),
@@ -279,6 +306,7 @@ impl<'a> Message<'a> {
     }
 
     /// `SADB_EXT_SPIRANGE`.
+    #[inline]
     pub fn spirange(&self) -> Option<&'a SadbSpirange> {
         match self.ext(ExtType::SpiRange)? {
             Ext::SpiRange(v) => Some(v),
@@ -287,6 +315,7 @@ impl<'a> Message<'a> {
     }
 
     /// `SADB_X_EXT_POLICY`.
+    #[inline]
     pub fn policy(&self) -> Option<PolicyView<'a>> {
         match self.ext(ExtType::Policy)? {
             Ext::Policy(v) => Some(v),
@@ -295,6 +324,7 @@ impl<'a> Message<'a> {
     }
 
     /// `SADB_X_EXT_SA2`.
+    #[inline]
     pub fn sa2(&self) -> Option<&'a SadbXSa2> {
         match self.ext(ExtType::Sa2)? {
             Ext::Sa2(v) => Some(v),
@@ -303,6 +333,7 @@ impl<'a> Message<'a> {
     }
 
     /// `SADB_X_EXT_NAT_T_TYPE`.
+    #[inline]
     pub fn nat_t_type(&self) -> Option<&'a SadbXNatTType> {
         match self.ext(ExtType::NatTType)? {
             Ext::NatTType(v) => Some(v),
@@ -311,6 +342,7 @@ impl<'a> Message<'a> {
     }
 
     /// `SADB_X_EXT_NAT_T_SPORT`, as a host-order port.
+    #[inline]
     pub fn nat_t_sport(&self) -> Option<u16> {
         match self.ext(ExtType::NatTSport)? {
             Ext::NatTPort(_, v) => Some(v.port.get()),
@@ -319,6 +351,7 @@ impl<'a> Message<'a> {
     }
 
     /// `SADB_X_EXT_NAT_T_DPORT`, as a host-order port.
+    #[inline]
     pub fn nat_t_dport(&self) -> Option<u16> {
         match self.ext(ExtType::NatTDport)? {
             Ext::NatTPort(_, v) => Some(v.port.get()),
@@ -327,6 +360,7 @@ impl<'a> Message<'a> {
     }
 
     /// `SADB_X_EXT_SEC_CTX`.
+    #[inline]
     pub fn sec_ctx(&self) -> Option<SecCtxView<'a>> {
         match self.ext(ExtType::SecCtx)? {
             Ext::SecCtx(v) => Some(v),
@@ -335,6 +369,7 @@ impl<'a> Message<'a> {
     }
 
     /// `SADB_X_EXT_KMADDRESS`.
+    #[inline]
     pub fn kmaddress(&self) -> Option<KmAddressView<'a>> {
         match self.ext(ExtType::KmAddress)? {
             Ext::KmAddress(v) => Some(v),
@@ -343,6 +378,7 @@ impl<'a> Message<'a> {
     }
 
     /// `SADB_X_EXT_FILTER`.
+    #[inline]
     pub fn filter(&self) -> Option<&'a SadbXFilter> {
         match self.ext(ExtType::Filter)? {
             Ext::Filter(v) => Some(v),
@@ -390,6 +426,7 @@ pub struct Extensions<'a> {
 impl<'a> Iterator for Extensions<'a> {
     type Item = Ext<'a>;
 
+    #[inline]
     fn next(&mut self) -> Option<Ext<'a>> {
         if self.at >= self.buf.len() {
             return None;
@@ -402,7 +439,7 @@ impl<'a> Iterator for Extensions<'a> {
         };
         let at = self.at;
         self.at += bytes.len();
-        match parse_ext(t, bytes, at) {
+        match decode_ext::<false>(t, bytes, at) {
             Ok(ext) => Some(ext),
             Err(_) => {
                 self.at = self.buf.len();
@@ -489,33 +526,39 @@ impl Ext<'_> {
 #[derive(Clone, Copy)]
 pub struct AddressView<'a> {
     header: &'a SadbAddress,
-    addr: SocketAddr,
+    addr: SockRef<'a>,
 }
 
 impl<'a> AddressView<'a> {
     /// The fixed header.
+    #[inline]
     pub fn header(&self) -> &'a SadbAddress {
         self.header
     }
     /// `sadb_address_proto`: upper-layer protocol, 255 ([`IPSEC_ULPROTO_ANY`]) for any.
+    #[inline]
     pub fn proto(&self) -> u8 {
         self.header.proto
     }
     /// `sadb_address_prefixlen`.
+    #[inline]
     pub fn prefix_len(&self) -> u8 {
         self.header.prefixlen
     }
     /// The address and port (with flow label and scope for IPv6).
+    #[inline]
     pub fn socket_addr(&self) -> SocketAddr {
-        self.addr
+        self.addr.socket_addr()
     }
     /// The IP address.
+    #[inline]
     pub fn ip(&self) -> IpAddr {
-        self.addr.ip()
+        self.socket_addr().ip()
     }
     /// The port (host order), 0 for any.
+    #[inline]
     pub fn port(&self) -> u16 {
-        self.addr.port()
+        self.socket_addr().port()
     }
 }
 
@@ -524,7 +567,9 @@ impl fmt::Debug for AddressView<'_> {
         write!(
             f,
             "{}/{} proto {}",
-            self.addr, self.header.prefixlen, self.header.proto
+            self.socket_addr(),
+            self.header.prefixlen,
+            self.header.proto
         )
     }
 }
@@ -538,14 +583,17 @@ pub struct KeyView<'a> {
 
 impl<'a> KeyView<'a> {
     /// The fixed header.
+    #[inline]
     pub fn header(&self) -> &'a SadbKey {
         self.header
     }
     /// `sadb_key_bits`.
+    #[inline]
     pub fn bits(&self) -> u16 {
         self.header.bits.get()
     }
     /// The key: `ceil(bits / 8)` bytes, without padding. This is secret material.
+    #[inline]
     pub fn bytes(&self) -> &'a [u8] {
         self.data
     }
@@ -566,10 +614,12 @@ pub struct IdentityView<'a> {
 
 impl<'a> IdentityView<'a> {
     /// The fixed header.
+    #[inline]
     pub fn header(&self) -> &'a SadbIdent {
         self.header
     }
     /// The bytes after the header, padding included.
+    #[inline]
     pub fn data(&self) -> &'a [u8] {
         self.data
     }
@@ -593,10 +643,12 @@ pub struct SensitivityView<'a> {
 
 impl<'a> SensitivityView<'a> {
     /// The fixed header.
+    #[inline]
     pub fn header(&self) -> &'a SadbSens {
         self.header
     }
     /// The bytes after the header (sensitivity then integrity bitmaps).
+    #[inline]
     pub fn data(&self) -> &'a [u8] {
         self.data
     }
@@ -612,14 +664,17 @@ pub struct ProposalView<'a> {
 
 impl<'a> ProposalView<'a> {
     /// The fixed header.
+    #[inline]
     pub fn header(&self) -> &'a SadbProp {
         self.header
     }
     /// The combinations, in order of preference.
+    #[inline]
     pub fn combs(&self) -> &'a [SadbComb] {
         self.combs
     }
     /// Bytes after the last whole combination (normally empty).
+    #[inline]
     pub fn trailing(&self) -> &'a [u8] {
         self.trailing
     }
@@ -634,10 +689,12 @@ pub struct SupportedView<'a> {
 
 impl<'a> SupportedView<'a> {
     /// The fixed header.
+    #[inline]
     pub fn header(&self) -> &'a SadbSupported {
         self.header
     }
     /// The algorithms.
+    #[inline]
     pub fn algs(&self) -> &'a [SadbAlg] {
         self.algs
     }
@@ -653,22 +710,27 @@ pub struct PolicyView<'a> {
 
 impl<'a> PolicyView<'a> {
     /// The fixed header.
+    #[inline]
     pub fn header(&self) -> &'a SadbXPolicy {
         self.header
     }
     /// `sadb_x_policy_type`.
+    #[inline]
     pub fn policy_type(&self) -> PolicyType {
         PolicyType::from_value(self.header.policy_type.get())
     }
     /// `sadb_x_policy_dir`.
+    #[inline]
     pub fn dir(&self) -> Direction {
         Direction::from_value(self.header.dir)
     }
     /// `sadb_x_policy_id`.
+    #[inline]
     pub fn id(&self) -> u32 {
         self.header.id.get()
     }
     /// `sadb_x_policy_priority`.
+    #[inline]
     pub fn priority(&self) -> u32 {
         self.header.priority.get()
     }
@@ -681,6 +743,7 @@ impl<'a> PolicyView<'a> {
         }
     }
     /// The bytes after the header: the requests and anything after the last one.
+    #[inline]
     pub fn request_bytes(&self) -> &'a [u8] {
         self.requests
     }
@@ -722,30 +785,37 @@ pub struct RequestView<'a> {
 
 impl<'a> RequestView<'a> {
     /// The fixed header.
+    #[inline]
     pub fn header(&self) -> &'a SadbXIpsecrequest {
         self.header
     }
     /// `sadb_x_ipsecrequest_proto` as an SA type, if it is AH, ESP or IPComp.
+    #[inline]
     pub fn satype(&self) -> Option<SaType> {
         SaType::from_ip_proto(self.header.proto.get())
     }
     /// `sadb_x_ipsecrequest_mode`.
+    #[inline]
     pub fn mode(&self) -> Mode {
         Mode::from_value(self.header.mode)
     }
     /// `sadb_x_ipsecrequest_level`.
+    #[inline]
     pub fn level(&self) -> Level {
         Level::from_value(self.header.level)
     }
     /// `sadb_x_ipsecrequest_reqid`.
+    #[inline]
     pub fn reqid(&self) -> u32 {
         self.header.reqid.get()
     }
     /// Tunnel endpoints (source, destination), present in tunnel mode.
+    #[inline]
     pub fn tunnel(&self) -> Option<(SocketAddr, SocketAddr)> {
         self.tunnel
     }
     /// The request's bytes (`sadb_x_ipsecrequest_len` of them).
+    #[inline]
     pub fn bytes(&self) -> &'a [u8] {
         self.bytes
     }
@@ -760,10 +830,12 @@ pub struct SecCtxView<'a> {
 
 impl<'a> SecCtxView<'a> {
     /// The fixed header.
+    #[inline]
     pub fn header(&self) -> &'a SadbXSecCtx {
         self.header
     }
     /// The context (`sadb_x_ctx_len` bytes).
+    #[inline]
     pub fn context(&self) -> &'a [u8] {
         self.ctx
     }
@@ -773,27 +845,31 @@ impl<'a> SecCtxView<'a> {
 #[derive(Debug, Clone, Copy)]
 pub struct KmAddressView<'a> {
     header: &'a SadbXKmaddress,
-    local: SocketAddr,
-    remote: SocketAddr,
+    local: SockRef<'a>,
+    remote: SockRef<'a>,
 }
 
 impl<'a> KmAddressView<'a> {
     /// The fixed header.
+    #[inline]
     pub fn header(&self) -> &'a SadbXKmaddress {
         self.header
     }
     /// The local key manager address.
+    #[inline]
     pub fn local(&self) -> SocketAddr {
-        self.local
+        self.local.socket_addr()
     }
     /// The remote key manager address.
+    #[inline]
     pub fn remote(&self) -> SocketAddr {
-        self.remote
+        self.remote.socket_addr()
     }
 }
 
 /// Splits off the extension at `at`: checks its header and length (af_key
 /// `parse_exthdrs` steps 1–2). Returns its raw type and bytes.
+#[inline]
 pub(crate) fn split_extension(buf: &[u8], at: usize) -> Result<(u16, &[u8]), ParseError> {
     let rest = buf.get(at..).unwrap_or_default();
     let (ext, _) = SadbExt::ref_from_prefix(rest).map_err(|_| ParseError::Truncated {
@@ -820,6 +896,7 @@ pub(crate) fn split_extension(buf: &[u8], at: usize) -> Result<(u16, &[u8]), Par
 }
 
 /// Casts the fixed header of an extension, reporting a too-short extension.
+#[inline]
 fn head<T>(bytes: &[u8], t: u16, at: usize) -> Result<(&T, &[u8]), ParseError>
 where
     T: FromBytes + zerocopy::KnownLayout + zerocopy::Immutable,
@@ -832,8 +909,81 @@ where
     })
 }
 
+/// Validates one extension's contents: exactly [`parse_ext`]'s verdict (and error),
+/// without building the view. Valid extensions take a fast path of plain length and
+/// field checks; anything that fails it (and the policy and KMADDRESS extensions,
+/// whose check is a walk) goes through [`parse_ext`], which names the fault.
+#[inline]
+fn check_ext(t: u16, bytes: &[u8], at: usize) -> Result<(), ParseError> {
+    let len = bytes.len();
+    let ok = match ExtType::from_value(t) {
+        ExtType::Sa => len >= SadbSa::SIZE,
+        ExtType::LifetimeCurrent | ExtType::LifetimeHard | ExtType::LifetimeSoft => {
+            len >= SadbLifetime::SIZE
+        }
+        ExtType::AddressSrc | ExtType::AddressDst | ExtType::AddressProxy | ExtType::NatTOa => {
+            // `parse_address_ext`: AF_INET in exactly 3 words with prefix <= 32,
+            // AF_INET6 in exactly 5 words with prefix <= 128.
+            let prefix = bytes.get(5).copied().unwrap_or(u8::MAX);
+            match bytes.get(8..10).map(|f| u16::from_ne_bytes([f[0], f[1]])) {
+                Some(AF_INET) => len == 24 && prefix <= 32,
+                Some(AF_INET6) => len == 40 && prefix <= 128,
+                _ => false,
+            }
+        }
+        ExtType::KeyAuth | ExtType::KeyEncrypt => match bytes.get(4..6) {
+            Some(b) => {
+                let bits = u16::from_ne_bytes([b[0], b[1]]) as usize;
+                len >= SadbKey::SIZE && align8(SadbKey::SIZE + bits.div_ceil(8)) <= len
+            }
+            None => false,
+        },
+        ExtType::IdentitySrc | ExtType::IdentityDst => len >= SadbIdent::SIZE,
+        ExtType::Sensitivity => len >= SadbSens::SIZE,
+        ExtType::Proposal => len >= SadbProp::SIZE,
+        ExtType::SupportedAuth | ExtType::SupportedEncrypt => len >= SadbSupported::SIZE,
+        ExtType::SpiRange => len >= SadbSpirange::SIZE,
+        ExtType::KmPrivate => len >= SadbXKmprivate::SIZE,
+        ExtType::Sa2 => len >= SadbXSa2::SIZE,
+        ExtType::NatTType => len >= SadbXNatTType::SIZE,
+        ExtType::NatTSport | ExtType::NatTDport => len >= SadbXNatTPort::SIZE,
+        ExtType::SecCtx => match bytes.get(6..8) {
+            Some(b) => {
+                let ctx_len = u16::from_ne_bytes([b[0], b[1]]) as usize;
+                ctx_len <= 4096 && align8(SadbXSecCtx::SIZE + ctx_len) == len
+            }
+            None => false,
+        },
+        ExtType::Filter => len >= SadbXFilter::SIZE,
+        ExtType::Unknown(_) => true,
+        ExtType::Policy | ExtType::KmAddress | ExtType::Reserved => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        check_ext_slow(t, bytes, at)
+    }
+}
+
+/// The full check, through the decoder (see [`check_ext`]).
+#[cold]
+#[inline(never)]
+fn check_ext_slow(t: u16, bytes: &[u8], at: usize) -> Result<(), ParseError> {
+    parse_ext(t, bytes, at).map(drop)
+}
+
 /// Decodes and validates one extension's contents (af_key `parse_exthdrs` steps 3–8).
+#[inline]
 pub(crate) fn parse_ext(t: u16, bytes: &[u8], at: usize) -> Result<Ext<'_>, ParseError> {
+    decode_ext::<true>(t, bytes, at)
+}
+
+/// Decodes one extension. With `CHECK`, applies every rule of [`Message::parse`];
+/// without, only what building the view needs (for extensions of a message that
+/// `Message::parse` already validated: the iterator and the typed accessors).
+/// Either way nothing panics: a view that cannot be built is an error.
+#[inline]
+fn decode_ext<const CHECK: bool>(t: u16, bytes: &[u8], at: usize) -> Result<Ext<'_>, ParseError> {
     let et = ExtType::from_value(t);
     Ok(match et {
         ExtType::Sa => Ext::Sa(head::<SadbSa>(bytes, t, at)?.0),
@@ -842,7 +992,11 @@ pub(crate) fn parse_ext(t: u16, bytes: &[u8], at: usize) -> Result<Ext<'_>, Pars
         }
         ExtType::AddressSrc | ExtType::AddressDst | ExtType::AddressProxy | ExtType::NatTOa => {
             let (header, tail) = head::<SadbAddress>(bytes, t, at)?;
-            let addr = parse_address_ext(header, tail, et, at, bytes.len())?;
+            let addr = if CHECK {
+                parse_address_ext(header, tail, et, at, bytes.len())?
+            } else {
+                sockaddr_ref(tail, et, at + SadbAddress::SIZE)?.0
+            };
             Ext::Address(et, AddressView { header, addr })
         }
         ExtType::KeyAuth | ExtType::KeyEncrypt => {
@@ -850,7 +1004,7 @@ pub(crate) fn parse_ext(t: u16, bytes: &[u8], at: usize) -> Result<Ext<'_>, Pars
             let bits = header.bits.get();
             let key_len = (bits as usize).div_ceil(8);
             let need = align8(SadbKey::SIZE + key_len);
-            if need > bytes.len() {
+            if CHECK && need > bytes.len() {
                 return Err(ParseError::KeyOverrun {
                     ext: et,
                     at,
@@ -900,11 +1054,13 @@ pub(crate) fn parse_ext(t: u16, bytes: &[u8], at: usize) -> Result<Ext<'_>, Pars
         }
         ExtType::Policy => {
             let (header, requests) = head::<SadbXPolicy>(bytes, t, at)?;
-            // Walk once to validate (af_key `parse_ipsecrequests`).
-            let mut pos = 0;
-            let base = at + SadbXPolicy::SIZE;
-            while let Some((_, used)) = next_request(&requests[pos..], base + pos)? {
-                pos += used;
+            if CHECK {
+                // Walk once to validate (af_key `parse_ipsecrequests`).
+                let mut pos = 0;
+                let base = at + SadbXPolicy::SIZE;
+                while let Some((_, used)) = next_request(&requests[pos..], base + pos)? {
+                    pos += used;
+                }
             }
             Ext::Policy(PolicyView {
                 header,
@@ -925,7 +1081,7 @@ pub(crate) fn parse_ext(t: u16, bytes: &[u8], at: usize) -> Result<Ext<'_>, Pars
             } else {
                 align8(SadbXSecCtx::SIZE + ctx_len as usize)
             };
-            if need != bytes.len() {
+            if CHECK && need != bytes.len() {
                 return Err(ParseError::SecCtxLength {
                     at,
                     ctx_len,
@@ -941,13 +1097,13 @@ pub(crate) fn parse_ext(t: u16, bytes: &[u8], at: usize) -> Result<Ext<'_>, Pars
         ExtType::KmAddress => {
             let (header, tail) = head::<SadbXKmaddress>(bytes, t, at)?;
             let base = at + SadbXKmaddress::SIZE;
-            let (local, used) = parse_sockaddr(tail, et, base)?;
-            let (remote, _) = parse_sockaddr(&tail[used..], et, base + used)?;
-            if local.is_ipv4() != remote.is_ipv4() {
+            let (local, used) = sockaddr_ref(tail, et, base)?;
+            let (remote, _) = sockaddr_ref(&tail[used..], et, base + used)?;
+            if CHECK && local.is_ipv4() != remote.is_ipv4() {
                 return Err(ParseError::UnsupportedFamily {
                     ext: et,
                     at: base + used,
-                    family: family_of(&remote),
+                    family: family_of(&remote.socket_addr()),
                 });
             }
             Ext::KmAddress(KmAddressView {
@@ -972,17 +1128,18 @@ fn family_of(a: &SocketAddr) -> u16 {
 
 /// Address extension rules (af_key `verify_address_len`): AF_INET needs exactly 3
 /// words and a prefix ≤ 32, AF_INET6 exactly 5 words and a prefix ≤ 128.
-fn parse_address_ext(
+#[inline]
+fn parse_address_ext<'a>(
     header: &SadbAddress,
-    tail: &[u8],
+    tail: &'a [u8],
     ext: ExtType,
     at: usize,
     len: usize,
-) -> Result<SocketAddr, ParseError> {
-    let (addr, _) = parse_sockaddr(tail, ext, at + SadbAddress::SIZE)?;
+) -> Result<SockRef<'a>, ParseError> {
+    let (addr, _) = sockaddr_ref(tail, ext, at + SadbAddress::SIZE)?;
     let (family, need, max) = match addr {
-        SocketAddr::V4(_) => ("IPv4", 24, 32),
-        SocketAddr::V6(_) => ("IPv6", 40, 128),
+        SockRef::V4(_) => ("IPv4", 24, 32),
+        SockRef::V6(_) => ("IPv6", 40, 128),
     };
     if len != need {
         return Err(ParseError::AddressLength {
@@ -1004,13 +1161,56 @@ fn parse_address_ext(
     Ok(addr)
 }
 
+/// A sockaddr inside a message, borrowed: decoded to a [`SocketAddr`] on demand, so
+/// that views stay a few pointers wide (cheap to return from the extension iterator).
+#[derive(Clone, Copy)]
+enum SockRef<'a> {
+    V4(&'a SockaddrIn),
+    V6(&'a SockaddrIn6),
+}
+
+impl fmt::Debug for SockRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.socket_addr(), f)
+    }
+}
+
+impl SockRef<'_> {
+    #[inline]
+    fn socket_addr(self) -> SocketAddr {
+        match self {
+            SockRef::V4(sin) => {
+                SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::from(sin.addr), sin.port.get()))
+            }
+            SockRef::V6(sin6) => SocketAddr::V6(SocketAddrV6::new(
+                Ipv6Addr::from(sin6.addr),
+                sin6.port.get(),
+                sin6.flowinfo.get(),
+                sin6.scope_id.get(),
+            )),
+        }
+    }
+
+    #[inline]
+    fn is_ipv4(self) -> bool {
+        matches!(self, SockRef::V4(_))
+    }
+}
+
 /// Reads one Linux sockaddr (no `sa_len`), returning it and the bytes it occupies
 /// (16 for `sockaddr_in`, 28 for `sockaddr_in6`).
+#[inline]
 pub(crate) fn parse_sockaddr(
     bytes: &[u8],
     ext: ExtType,
     at: usize,
 ) -> Result<(SocketAddr, usize), ParseError> {
+    sockaddr_ref(bytes, ext, at).map(|(s, n)| (s.socket_addr(), n))
+}
+
+/// [`parse_sockaddr`] without the conversion.
+#[inline]
+fn sockaddr_ref(bytes: &[u8], ext: ExtType, at: usize) -> Result<(SockRef<'_>, usize), ParseError> {
     let truncated = |need| ParseError::Truncated {
         what: "sockaddr",
         at,
@@ -1021,24 +1221,11 @@ pub(crate) fn parse_sockaddr(
     match family.get() {
         AF_INET => {
             let (sin, _) = SockaddrIn::ref_from_prefix(bytes).map_err(|_| truncated(16))?;
-            let ip = Ipv4Addr::from(sin.addr);
-            Ok((
-                SocketAddr::V4(SocketAddrV4::new(ip, sin.port.get())),
-                SockaddrIn::SIZE,
-            ))
+            Ok((SockRef::V4(sin), SockaddrIn::SIZE))
         }
         AF_INET6 => {
             let (sin6, _) = SockaddrIn6::ref_from_prefix(bytes).map_err(|_| truncated(28))?;
-            let ip = Ipv6Addr::from(sin6.addr);
-            Ok((
-                SocketAddr::V6(SocketAddrV6::new(
-                    ip,
-                    sin6.port.get(),
-                    sin6.flowinfo.get(),
-                    sin6.scope_id.get(),
-                )),
-                SockaddrIn6::SIZE,
-            ))
+            Ok((SockRef::V6(sin6), SockaddrIn6::SIZE))
         }
         family => Err(ParseError::UnsupportedFamily { ext, at, family }),
     }
@@ -1089,4 +1276,81 @@ fn next_request(rest: &[u8], at: usize) -> Result<Option<(RequestView<'_>, usize
         },
         len as usize,
     )))
+}
+
+#[cfg(test)]
+mod check_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// An extension body with its header, biased towards the values the rules look
+    /// at: families 2 and 10, small key bit counts and context lengths.
+    fn ext_bytes() -> impl Strategy<Value = (u16, Vec<u8>)> {
+        (
+            0u16..=30,
+            any::<u8>(),
+            any::<[u8; 8]>(),
+            any::<u8>(),
+            any::<u16>(),
+        )
+            .prop_flat_map(|(t, w, head, prefix, small)| {
+                // Address extensions are 3 or 5 words: make those common.
+                let words = [1, 2, 3, 5, 3, 5, 4, 6, 9, 12][w as usize % 10];
+                proptest::collection::vec(any::<u8>(), words * WORD).prop_map(move |mut b| {
+                    b[..2].copy_from_slice(&(words as u16).to_ne_bytes());
+                    b[2..4].copy_from_slice(&t.to_ne_bytes());
+                    if b.len() >= 16 {
+                        b[4..8].copy_from_slice(&head[..4]);
+                        b[5] = [0, 32, 33, 64, 128, 129, 255, prefix][prefix as usize % 8];
+                        // A plausible sockaddr family after an 8-byte header.
+                        let fam = if head[4] % 3 == 0 { AF_INET } else { AF_INET6 };
+                        b[8..10].copy_from_slice(&fam.to_ne_bytes());
+                    }
+                    if head[5] % 2 == 0 && matches!(t, 8 | 9 | 24) {
+                        // key bits / ctx_len near the extension's size
+                        let v = small % (b.len() as u16 * 8 + 16);
+                        b[4..6].copy_from_slice(&v.to_ne_bytes());
+                        let c = small % (b.len() as u16 + 8);
+                        b[6..8].copy_from_slice(&c.to_ne_bytes());
+                    }
+                    (t, b)
+                })
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 4096, ..ProptestConfig::default() })]
+
+        /// The fast check in `Message::parse` gives exactly the verdict and error of
+        /// the full decoder.
+        #[test]
+        fn check_ext_agrees_with_parse_ext((t, bytes) in ext_bytes(), at in 16usize..4096) {
+            prop_assert_eq!(check_ext(t, &bytes, at), parse_ext(t, &bytes, at).map(drop));
+        }
+    }
+
+    #[test]
+    fn the_fast_path_accepts_what_it_should() {
+        let mut a = [0u8; 24];
+        a[5] = 32;
+        a[8..10].copy_from_slice(&AF_INET.to_ne_bytes());
+        assert_eq!(check_ext(ExtType::AddressSrc.value(), &a, 16), Ok(()));
+        a[5] = 33;
+        assert!(matches!(
+            check_ext(ExtType::AddressSrc.value(), &a, 16),
+            Err(ParseError::PrefixTooLong { prefix: 33, .. })
+        ));
+        let mut k = [0u8; 16];
+        k[4..6].copy_from_slice(&64u16.to_ne_bytes());
+        assert_eq!(check_ext(ExtType::KeyAuth.value(), &k, 16), Ok(()));
+        k[4..6].copy_from_slice(&65u16.to_ne_bytes());
+        assert!(matches!(
+            check_ext(ExtType::KeyAuth.value(), &k, 16),
+            Err(ParseError::KeyOverrun {
+                need: 24,
+                have: 16,
+                ..
+            })
+        ));
+    }
 }

@@ -37,4 +37,6 @@ lab_build() {
     lab_cargo build -q -p pfkey-cli --bin pfkey || lab_die "building the pfkey CLI failed"
     LAB_PFKEY_BIN="$LAB_TARGET/$LAB_TRIPLE/release/pfkey"
     [[ -x $LAB_PFKEY_BIN ]] || lab_die "no pfkey binary at $LAB_PFKEY_BIN"
+    lab_cargo build -q -p pfkey-bench --bin pfkey-bench || lab_die "building pfkey-bench failed"
+    LAB_BENCH_BIN="$LAB_TARGET/$LAB_TRIPLE/release/pfkey-bench"
 }

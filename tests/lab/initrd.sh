@@ -68,6 +68,7 @@ lab_initrd() {
         cp "$t" "$root/lab/tests/${name%-*}"
     done <"$LAB_OUT/tests.list"
     cp "$LAB_PFKEY_BIN" "$root/bin/pfkey"
+    cp "$LAB_BENCH_BIN" "$root/bin/pfkey-bench"
 
     cp "$LAB_DIR/init" "$root/init"
     chmod 755 "$root/init"
