@@ -233,6 +233,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn json_md_documents_exactly_the_algorithm_fields() {
+        let doc = include_str!("../../JSON.md");
+        let section = doc.split("## Algorithm:").nth(1).expect("section");
+        let mut documented: Vec<String> = section
+            .lines()
+            .skip_while(|l| !l.starts_with("| field"))
+            .skip(2)
+            .take_while(|l| l.starts_with('|'))
+            .flat_map(|row| {
+                let first = row.split('|').nth(1).unwrap_or_default().to_string();
+                first
+                    .split(',')
+                    .map(|p| p.trim().trim_matches('`').to_string())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let v = serde_json::to_value(entry(AlgKind::Auth, 2, None, false)).unwrap();
+        let mut got: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        documented.sort();
+        got.sort();
+        assert_eq!(got, documented);
+    }
+
+    #[test]
     fn table_lines() {
         let sha256 = SupportedAlg {
             id: alg::SADB_X_AALG_SHA2_256HMAC,

@@ -622,6 +622,36 @@ mod tests {
         assert_eq!(v["nat_t"]["sport"], 4500);
     }
 
+    /// Field names in the first column of the JSON.md table under `heading`.
+    fn documented_fields(heading: &str) -> Vec<String> {
+        let doc = include_str!("../../JSON.md");
+        let section = doc.split(heading).nth(1).expect("section in JSON.md");
+        let table = section
+            .lines()
+            .skip_while(|l| !l.starts_with("| field"))
+            .skip(2)
+            .take_while(|l| l.starts_with('|'));
+        let mut names = Vec::new();
+        for row in table {
+            let first = row.split('|').nth(1).unwrap_or_default();
+            for part in first.split(',') {
+                names.push(part.trim().trim_matches('`').to_string());
+            }
+        }
+        names
+    }
+
+    #[test]
+    fn json_md_documents_exactly_the_sa_fields() {
+        let sa = sa("dump-esp-sa");
+        let v = serde_json::to_value(json(&sa, false)).unwrap();
+        let mut got: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        let mut doc = documented_fields("## SA:");
+        got.sort();
+        doc.sort();
+        assert_eq!(got, doc);
+    }
+
     #[test]
     fn numbers_for_people() {
         assert_eq!(span(0), "0s");
