@@ -5,7 +5,35 @@
 //! are taken as text and parsed by `crate::input`, so that every mistake is reported in
 //! one line that says what would be right, before any socket is opened.
 
+use std::convert::Infallible;
+use std::fmt;
+
 use clap::{ArgGroup, Args, ValueEnum};
+use zeroize::Zeroizing;
+
+/// A command-line value that may be key material (`--enc-key`, `--auth-key`): kept in a
+/// zeroizing string and redacted in `Debug`. (The process's own argument vector, which
+/// the kernel keeps, cannot be wiped: hence the warning about keys in `ps`.)
+#[derive(Clone)]
+pub struct SecretArg(Zeroizing<String>);
+
+impl SecretArg {
+    /// The text as given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretArg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretArg(redacted)")
+    }
+}
+
+/// clap value parser for [`SecretArg`].
+fn secret(s: &str) -> Result<SecretArg, Infallible> {
+    Ok(SecretArg(Zeroizing::new(s.to_owned())))
+}
 
 /// The SA protocol, for commands that name one SA type (`--esp`, `--ah`, `--ipcomp`).
 #[derive(Debug, Args)]
@@ -75,15 +103,15 @@ pub struct AddArgs {
     #[arg(long, value_name = "ALG", help_heading = "Algorithms and keys")]
     pub enc: Option<String>,
     /// Encryption key: 0x-prefixed hex, '"a string"', @FILE, - (standard input) or random.
-    #[arg(long, value_name = "KEY", help_heading = "Algorithms and keys")]
-    pub enc_key: Option<String>,
+    #[arg(long, value_name = "KEY", value_parser = secret, help_heading = "Algorithms and keys")]
+    pub enc_key: Option<SecretArg>,
     /// Authentication algorithm (AH, or ESP's integrity): hmac-sha1, hmac-sha256,
     /// hmac-sha512, aes-xcbc-mac, hmac-md5, null, …
     #[arg(long, value_name = "ALG", help_heading = "Algorithms and keys")]
     pub auth: Option<String>,
     /// Authentication key, in the forms of --enc-key.
-    #[arg(long, value_name = "KEY", help_heading = "Algorithms and keys")]
-    pub auth_key: Option<String>,
+    #[arg(long, value_name = "KEY", value_parser = secret, help_heading = "Algorithms and keys")]
+    pub auth_key: Option<SecretArg>,
     /// Compression algorithm (IPComp); default deflate, the only one Linux implements.
     #[arg(long, value_name = "ALG", help_heading = "Algorithms and keys")]
     pub comp: Option<String>,

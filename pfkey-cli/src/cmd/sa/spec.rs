@@ -12,7 +12,7 @@ use pfkey::wire::{
 };
 use zeroize::Zeroizing;
 
-use crate::cli::sa::{AddArgs, EncapArg, FlagArg, ModeArg, ProtoArgs};
+use crate::cli::sa::{AddArgs, EncapArg, FlagArg, ModeArg, ProtoArgs, SecretArg};
 use crate::input::{self, InputError, KeyInput, KeyOrigin, KEY_FORMS};
 
 /// Largest replay window Linux keeps for a PF_KEY SA (af_key `pfkey_msg2xfrm_state`
@@ -266,7 +266,9 @@ pub fn check(a: &AddArgs) -> Result<Checked, InputError> {
         visible_keys: Vec::new(),
         warnings: Vec::new(),
     };
-    if a.enc_key.as_deref() == Some("-") && a.auth_key.as_deref() == Some("-") {
+    if a.enc_key.as_ref().map(SecretArg::as_str) == Some("-")
+        && a.auth_key.as_ref().map(SecretArg::as_str) == Some("-")
+    {
         return Err(invalid(
             "--enc-key and --auth-key cannot both be read from standard input (-); put one in a \
              file and use @FILE",
@@ -299,7 +301,7 @@ pub fn check(a: &AddArgs) -> Result<Checked, InputError> {
             let key = key_for(
                 enc,
                 "--enc-key",
-                a.enc_key.as_deref(),
+                a.enc_key.as_ref().map(SecretArg::as_str),
                 enc_option,
                 &mut checked,
             )?;
@@ -310,7 +312,7 @@ pub fn check(a: &AddArgs) -> Result<Checked, InputError> {
                     let key = key_for(
                         auth,
                         "--auth-key",
-                        a.auth_key.as_deref(),
+                        a.auth_key.as_ref().map(SecretArg::as_str),
                         "--auth",
                         &mut checked,
                     )?;
@@ -342,7 +344,7 @@ pub fn check(a: &AddArgs) -> Result<Checked, InputError> {
             let key = key_for(
                 auth,
                 "--auth-key",
-                a.auth_key.as_deref(),
+                a.auth_key.as_ref().map(SecretArg::as_str),
                 "--auth",
                 &mut checked,
             )?;
@@ -625,6 +627,28 @@ mod tests {
         assert_eq!(c.spec.comp, Some(alg::SADB_X_CALG_DEFLATE));
         v[6] = "0x10000";
         assert!(parse(&v).err().unwrap().to_string().contains("16 bits"));
+    }
+
+    #[test]
+    fn parsed_arguments_never_show_keys_in_debug() {
+        let cli = crate::cli::Cli::try_parse_from([
+            "pfkey",
+            "add",
+            "--esp",
+            "aes",
+            "--src",
+            "10.0.0.1",
+            "--dst",
+            "10.0.0.2",
+            "--spi",
+            "1",
+            "--enc-key",
+            "0xdeadbeefdeadbeefdeadbeefdeadbeef",
+        ])
+        .unwrap();
+        let debug = format!("{cli:?}");
+        assert!(!debug.contains("deadbeef"), "{debug}");
+        assert!(debug.contains("SecretArg(redacted)"), "{debug}");
     }
 
     #[test]
