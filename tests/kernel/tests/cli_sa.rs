@@ -525,6 +525,18 @@ fn update_of_a_mature_sa_changes_lifetimes_and_warns_that_keys_were_kept() {
         r.stderr
     );
     assert!(xfrm_entry(0x1000).contains(AES128), "old key kept");
+    // A random key that the kernel did not take is not shown as if it were in use.
+    let r = run(&format!(
+        "update --esp aes --enc-key random --auth sha1 --auth-key {SHA1} --src 10.0.0.1 \
+         --dst 10.0.0.2 --spi 0x1000 --mode tunnel --reqid 5"
+    ));
+    assert!(r.ok(), "{}", r.stderr);
+    assert_eq!(r.stdout, "", "an unused random key was printed");
+    assert!(
+        r.stderr.contains("were not installed and are not shown"),
+        "{}",
+        r.stderr
+    );
     // UPDATE of a missing SA: ESRCH.
     let r = run("update --esp null --src 10.0.0.1 --dst 10.0.0.2 --spi 0x9999");
     assert_eq!(code(&r), 1, "{r:?}");

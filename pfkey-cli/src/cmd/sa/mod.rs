@@ -78,7 +78,20 @@ pub fn add(args: &AddArgs, out: &mut Output, update: bool) -> Result<(), Failure
     let mut client = open_client(out, false)?;
     if update {
         client.update(&checked.spec)?;
-        check_update(&mut client, &checked.spec, out)?;
+        if keys_kept(&mut client, &checked.spec, out) {
+            let unused = if checked.generated.is_empty() {
+                ""
+            } else {
+                "; the keys generated with `random` were not installed and are not shown"
+            };
+            out.warn(&format!(
+                "update {} spi 0x{:x}: the kernel kept the SA's previous algorithms and keys \
+                 (Linux changes only lifetimes, NAT-T ports and selector of a mature SA); to \
+                 re-key, delete the SA and add it again{unused}",
+                checked.spec.satype, checked.spec.spi
+            ));
+            return Ok(());
+        }
     } else {
         client.add(&checked.spec)?;
     }
@@ -87,13 +100,16 @@ pub fn add(args: &AddArgs, out: &mut Output, update: bool) -> Result<(), Failure
 
 /// After UPDATE: Linux keeps the algorithms and keys of a mature SA and reports success
 /// anyway (af_key `pfkey_add` → `xfrm_state_update`, lab finding 12). Reads the SA back
-/// and warns when they differ from what was sent.
-fn check_update(
-    client: &mut Client,
-    spec: &pfkey::client::SaSpec,
-    out: &mut Output,
-) -> Result<(), Failure> {
-    let now = client.get(&spec.id())?;
+/// and tells whether they differ from what was sent. Best effort: if the SA cannot be
+/// read back (it expired in between, say), the update itself still succeeded.
+fn keys_kept(client: &mut Client, spec: &pfkey::client::SaSpec, out: &mut Output) -> bool {
+    let now = match client.get(&spec.id()) {
+        Ok(sa) => sa,
+        Err(e) => {
+            out.note(1, &format!("cannot read the SA back after the update: {e}"));
+            return false;
+        }
+    };
     let same =
         |sent: &Option<pfkey::client::AlgKey>, id: u8, key: &Option<pfkey::repr::Key>| match sent {
             None => true,
@@ -104,17 +120,7 @@ fn check_update(
                     })
             }
         };
-    let keys_kept = !(same(&spec.enc, now.encrypt, &now.key_encrypt)
-        && same(&spec.auth, now.auth, &now.key_auth));
-    if keys_kept {
-        out.warn(&format!(
-            "update {} spi 0x{:x}: the kernel kept the SA's previous algorithms and keys (Linux \
-             changes only lifetimes, NAT-T ports and selector of a mature SA); to re-key, \
-             delete the SA and add it again",
-            spec.satype, spec.spi
-        ));
-    }
-    Ok(())
+    !(same(&spec.enc, now.encrypt, &now.key_encrypt) && same(&spec.auth, now.auth, &now.key_auth))
 }
 
 /// Keys made with `random`, printed once so that the peer can be configured.
