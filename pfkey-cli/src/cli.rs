@@ -10,9 +10,14 @@ pub mod sa;
 pub mod tools;
 
 /// Manage Linux IPsec security associations and policies over PF_KEY v2 (RFC 2367).
+///
+/// Without a command, pfkey works like setkey(8): `pfkey -f FILE` runs a script in the
+/// setkey language, `pfkey -c` reads one from standard input, `pfkey -n -f FILE` only checks
+/// it, `pfkey -D` / `-DP` dump and `-F` / `-FP` flush the SAD / SPD (SCRIPTS.md).
 #[derive(Debug, Parser)]
 #[command(name = "pfkey", version, propagate_version = true)]
 #[command(after_help = crate::exit::exit_codes_help())]
+#[command(arg_required_else_help = true)]
 pub struct Cli {
     /// Say more: the messages sent and received, decoded (repeat for more detail).
     #[arg(short, long, action = ArgAction::Count, global = true)]
@@ -26,9 +31,13 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub json: bool,
 
+    /// setkey-style operation when no command is given (`-f`, `-c`, `-n`, `-D`, `-F`, …).
+    #[command(flatten)]
+    pub script: ScriptArgs,
+
     /// The command to run.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 /// The commands.
@@ -121,6 +130,24 @@ pub enum Command {
     ///
     /// For example: `pfkey man | man -l -`, `pfkey man add > pfkey-add.1`.
     Man(tools::ManArgs),
+
+    /// Check setkey(8)-language scripts without a kernel: report every error.
+    ///
+    /// Parses and validates each FILE (standard input when none is given or for `-`)
+    /// as `pfkey -f` would run it, host names resolved, but opens no PF_KEY socket and
+    /// needs no privileges. Every error and warning is reported as FILE:LINE:COLUMN with
+    /// the offending line and a caret (as JSON lines with --json). Exit status 65 if any
+    /// file has an error, 0 otherwise (warnings do not count).
+    Check(CheckArgs),
+
+    /// Write the whole SAD and SPD as a setkey-language script that `pfkey -f` reloads.
+    ///
+    /// The script holds the keys: FILE is created with mode 0600 (never readable by
+    /// others, not even briefly) and replaced atomically. Per-socket policies are left
+    /// out with a comment, and details a reload would change are noted in comments.
+    /// Standard output when FILE is absent or `-`. --redact writes a shareable file
+    /// without keys, which cannot be loaded.
+    Save(SaveArgs),
 }
 
 /// Arguments of `pfkey decode`.
@@ -141,4 +168,111 @@ pub struct DecodeArgs {
     /// Print key material (in hex). Keys are secrets: hidden by default.
     #[arg(long)]
     pub show_keys: bool,
+}
+
+/// The setkey-style options used when no command is given: scripts (`-f`, `-c`), checking
+/// (`-n`), and setkey's `-D`, `-F` and `-P` shortcuts.
+#[derive(Debug, Args)]
+pub struct ScriptArgs {
+    /// Run the setkey(8)-language script FILE (`-` for standard input); repeat to run
+    /// several files in order. Every file is checked before anything is sent.
+    #[arg(short = 'f', long = "file", value_name = "FILE", action = ArgAction::Append)]
+    #[arg(conflicts_with_all = ["stdin", "dump", "flush"])]
+    pub files: Vec<PathBuf>,
+
+    /// Read setkey commands from standard input (on a terminal, each statement runs as
+    /// soon as its `;` is typed).
+    #[arg(short = 'c', long = "stdin", conflicts_with_all = ["dump", "flush"])]
+    pub stdin: bool,
+
+    /// Check only: parse and validate the script (-f or -c), open no socket, change
+    /// nothing (exit 65 on errors).
+    #[arg(short = 'n', long = "check")]
+    pub check: bool,
+
+    /// Go on after a statement fails, and report at the end how many failed (without it,
+    /// the first failure stops the script).
+    #[arg(long)]
+    pub keep_going: bool,
+
+    /// Kernel mode (setkey -k): send `in` policies as written, without the automatic
+    /// `fwd` copy.
+    #[arg(short = 'k', long = "kernel-mode", overrides_with = "rfc_mode")]
+    pub kernel_mode: bool,
+
+    /// RFC mode (setkey -r, the default on Linux): every `in` policy added, updated or
+    /// deleted is also sent as a `fwd` policy.
+    #[arg(short = 'r', long = "rfc-mode", overrides_with = "kernel_mode")]
+    pub rfc_mode: bool,
+
+    /// Dump the SAD as `setkey -D` prints it (with -P: the SPD, as `setkey -DP`).
+    #[arg(short = 'D', long = "dump", conflicts_with = "flush")]
+    pub dump: bool,
+
+    /// Flush the SAD (with -P: the SPD).
+    #[arg(short = 'F', long = "flush")]
+    pub flush: bool,
+
+    /// With -D or -F: the SPD instead of the SAD.
+    #[arg(short = 'P', long = "policy")]
+    pub policy: bool,
+
+    /// With -D: also show dead SAs.
+    #[arg(short = 'a', long = "all")]
+    pub all: bool,
+
+    /// Show the ports of SA addresses in `get`, `dump` and -D output (setkey -p).
+    #[arg(short = 'p', long = "ports")]
+    pub ports: bool,
+
+    /// Print key material in the output of `get`, `dump` and -D (hidden by default).
+    #[arg(long)]
+    pub show_keys: bool,
+}
+
+impl ScriptArgs {
+    /// The first of these options given, if any (they mean nothing with a command).
+    pub fn first_given(&self) -> Option<&'static str> {
+        [
+            (!self.files.is_empty(), "-f"),
+            (self.stdin, "-c"),
+            (self.check, "-n"),
+            (self.keep_going, "--keep-going"),
+            (self.kernel_mode, "-k"),
+            (self.rfc_mode, "-r"),
+            (self.dump, "-D"),
+            (self.flush, "-F"),
+            (self.policy, "-P"),
+            (self.all, "-a"),
+            (self.ports, "-p"),
+            (self.show_keys, "--show-keys"),
+        ]
+        .into_iter()
+        .find_map(|(given, name)| given.then_some(name))
+    }
+}
+
+/// Arguments of `pfkey check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Script files; standard input when none is given or for `-`.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+/// Arguments of `pfkey save`.
+#[derive(Debug, Args)]
+pub struct SaveArgs {
+    /// Where to write the script; standard output when absent or `-`.
+    pub file: Option<PathBuf>,
+
+    /// Replace every key by a placeholder: a file to share (e.g. in a bug report) that
+    /// `pfkey -f` refuses to load.
+    #[arg(long)]
+    pub redact: bool,
+
+    /// The file will be loaded with `pfkey -k` (no automatic `fwd` copy of `in`
+    /// policies): write every `fwd` policy explicitly.
+    #[arg(short = 'k', long = "kernel-mode")]
+    pub kernel_mode: bool,
 }

@@ -1,7 +1,7 @@
 //! The codec on a typical 272-byte DUMP reply: an ESP SA with HMAC-SHA-256 and
 //! AES-CBC-256 keys, three lifetimes, two IPv4 addresses and SA2
 //! (16 + 16 + 3×32 + 2×24 + 2×40 + 16 = 272 bytes; the same message as
-//! fixtures/hand-dump-esp-sa.hex).
+//! fixtures/dump-esp-sa.hex, captured from Linux 6.1, but for its pid, seq, protocol-0 addresses and current lifetime).
 //!
 //! - `parse_walk`: `Message::parse` and a full walk of every extension's fields;
 //! - `build`: the same message built with `MessageBuilder` into a reused buffer;

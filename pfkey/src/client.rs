@@ -75,7 +75,9 @@ use crate::policy::Policy;
 use crate::repr::{Extension, Filter, Header, MessageRepr};
 use crate::socket::PfKeySocket;
 use crate::transport::{MsgBuf, Transport};
-use crate::wire::{Direction, MsgType, PolicyType, SaType, SadbMsg, MAX_MESSAGE_LEN, PF_KEY_V2};
+use crate::wire::{
+    Direction, ExtType, MsgType, PolicyType, SaType, SadbMsg, MAX_MESSAGE_LEN, PF_KEY_V2,
+};
 
 /// How long a request waits for its reply unless [`Client::set_timeout`] says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -541,7 +543,7 @@ impl<T: Transport> Client<T> {
     /// Use [`Client::dump_as`] for dumps and [`Client::send_raw`] for messages the
     /// kernel does not answer.
     pub fn request_raw(&mut self, msg: &MessageRepr) -> Result<MessageRepr, Error> {
-        let op = Operation::new(msg.header.msg_type, msg.header.satype);
+        let op = operation_of(msg);
         if matches!(msg.header.msg_type, MsgType::Dump | MsgType::XSpdDump) {
             return Err(Error::Unsupported {
                 op: Box::new(op),
@@ -565,7 +567,7 @@ impl<T: Transport> Client<T> {
     /// Sends any message without waiting for a reply (seq and pid of 0 filled in as
     /// by [`Client::request_raw`]). Returns the sequence number used.
     pub fn send_raw(&mut self, msg: &MessageRepr) -> Result<u32, Error> {
-        let op = Operation::new(msg.header.msg_type, msg.header.satype);
+        let op = operation_of(msg);
         let exts = &msg.extensions;
         let seq = self.send_request(&op, msg.header, &|b| {
             for e in exts {
@@ -1000,6 +1002,32 @@ impl FromMessage for Supported {
     fn from_message(m: &Message<'_>) -> Result<Self, crate::wire::ExtType> {
         Ok(Supported::from_message(m))
     }
+}
+
+/// What a raw request is about, for its errors: type and SA type from the header, and the
+/// SPI, addresses and policy direction from its extensions when it has them (so that an
+/// error reads `add esp spi 0x1000 10.0.0.1 -> 10.0.0.2: …` as for the typed requests).
+fn operation_of(msg: &MessageRepr) -> Operation {
+    let mut op = Operation::new(msg.header.msg_type, msg.header.satype);
+    for e in &msg.extensions {
+        match e {
+            Extension::Sa(sa) => op.spi = Some(sa.spi),
+            Extension::Address(ExtType::AddressSrc, a) => op.src = Some(*a),
+            Extension::Address(ExtType::AddressDst, a) => op.dst = Some(*a),
+            Extension::Policy(p) => {
+                op.dir = Some(p.dir);
+                if p.id != 0 {
+                    op.policy_id = Some(p.id);
+                }
+            }
+            _ => {}
+        }
+    }
+    if op.src.is_none() || op.dst.is_none() {
+        op.src = None;
+        op.dst = None;
+    }
+    op
 }
 
 /// The header of a message, if the buffer starts with a PF_KEY v2 header.

@@ -176,6 +176,9 @@ pub enum BuildError {
         /// Its length in bytes.
         len: usize,
     },
+    /// A key longer than `sadb_key_bits` (16 bits) can count.
+    #[error("a key of {0} bytes is longer than PF_KEY's 8191-byte maximum")]
+    KeyTooLong(usize),
     /// A value cannot be represented in its field.
     #[error("{ext}: {what}")]
     Unrepresentable {

@@ -70,13 +70,21 @@ impl IpsecRequest {
 
     fn emit(&self, out: &mut [u8]) -> Result<(), BuildError> {
         let len = self.buffer_len();
-        if let Some((s, d)) = self.tunnel {
-            if s.is_ipv4() != d.is_ipv4() {
-                return Err(BuildError::Unrepresentable {
-                    ext: ExtType::Policy,
-                    what: "tunnel endpoints of different address families",
-                });
+        let bad = |what| BuildError::Unrepresentable {
+            ext: ExtType::Policy,
+            what,
+        };
+        // af_key `parse_ipsecrequest` reads endpoints in tunnel mode only, and needs them there.
+        match (self.mode, self.tunnel) {
+            (Mode::Tunnel, None) => {
+                return Err(bad("a tunnel-mode request needs tunnel endpoints"))
             }
+            (Mode::Tunnel, Some((s, d))) if s.is_ipv4() != d.is_ipv4() => {
+                return Err(bad("tunnel endpoints of different address families"))
+            }
+            (Mode::Tunnel, Some(_)) => {}
+            (_, Some(_)) => return Err(bad("tunnel endpoints are only carried in tunnel mode")),
+            (_, None) => {}
         }
         let h = SadbXIpsecrequest {
             len: U16::new(len as u16), // at most 72

@@ -180,10 +180,7 @@ impl Key {
     /// A key of `data.len() * 8` bits. Fails if that exceeds 65 535 bits.
     pub fn new(data: Vec<u8>) -> Result<Self, BuildError> {
         let data = Zeroizing::new(data);
-        let bits = u16::try_from(data.len() * 8).map_err(|_| BuildError::Unrepresentable {
-            ext: ExtType::KeyEncrypt,
-            what: "a key longer than 8191 bytes",
-        })?;
+        let bits = u16::try_from(data.len() * 8).map_err(|_| BuildError::KeyTooLong(data.len()))?;
         Ok(Key { bits, data })
     }
 
@@ -484,7 +481,12 @@ impl Extension {
                 data: i.data().to_vec(),
             },
             Ext::Sensitivity(s) => Extension::Sensitivity {
-                header: *s.header(),
+                // The length and type are recomputed on emit; keep them out of the value.
+                header: SadbSens {
+                    len: U16::ZERO,
+                    ext_type: U16::ZERO,
+                    ..*s.header()
+                },
                 data: s.data().to_vec(),
             },
             Ext::Proposal(p) => Extension::Proposal {
@@ -602,6 +604,12 @@ impl Extension {
             Extension::NatTPort(t, p) => b.nat_t_port(*t, *p).map(drop)?,
             Extension::SecCtx { alg, doi, ctx } => b.sec_ctx(*alg, *doi, ctx).map(drop)?,
             Extension::KmAddress { local, remote } => {
+                if local.is_ipv4() != remote.is_ipv4() {
+                    return Err(BuildError::Unrepresentable {
+                        ext: ExtType::KmAddress,
+                        what: "local and remote addresses of different families",
+                    });
+                }
                 let mut tmp = [0u8; 2 * SockaddrIn6::SIZE];
                 let n = crate::builder::write_sockaddr(local, &mut tmp);
                 let m = crate::builder::write_sockaddr(remote, &mut tmp[n..]);
@@ -611,6 +619,12 @@ impl Extension {
                 .map(drop)?
             }
             Extension::Filter(f) => {
+                if f.src.is_ipv4() != f.dst.is_ipv4() {
+                    return Err(BuildError::Unrepresentable {
+                        ext: ExtType::Filter,
+                        what: "source and destination of different families",
+                    });
+                }
                 let w = f.to_wire();
                 struct_ext(b, ExtType::Filter, w.as_bytes_ref(), &[])?
             }

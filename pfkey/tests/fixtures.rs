@@ -716,3 +716,75 @@ fn builder_errors() {
         "{err:?}"
     );
 }
+
+/// Values the parser would reject or change are refused when building, so that
+/// whatever the builder emits parses back to the same value.
+#[test]
+fn builder_refuses_what_would_not_round_trip() {
+    use pfkey::BuildError;
+    let sock = |s: &str| -> SocketAddr { s.parse().unwrap() };
+    let req = |mode, tunnel| IpsecRequest {
+        proto: IPPROTO_ESP,
+        mode,
+        level: Level::Require,
+        reqid: 0,
+        tunnel,
+    };
+    let policy = |r| MessageRepr {
+        header: Header::new(MsgType::XSpdAdd, SaType::Unspec, 1, 1),
+        extensions: vec![Extension::Policy(Policy {
+            policy_type: PolicyType::Ipsec,
+            dir: Direction::Out,
+            reserved: 0,
+            id: 0,
+            priority: 0,
+            requests: vec![r],
+        })],
+    };
+    let what = |m: MessageRepr| match m.to_bytes() {
+        Err(BuildError::Unrepresentable { what, .. }) => what,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        what(policy(req(Mode::Tunnel, None))),
+        "a tunnel-mode request needs tunnel endpoints"
+    );
+    assert_eq!(
+        what(policy(req(
+            Mode::Transport,
+            Some((sock("10.0.0.1:0"), sock("10.0.0.2:0")))
+        ))),
+        "tunnel endpoints are only carried in tunnel mode"
+    );
+    assert_eq!(
+        what(policy(req(
+            Mode::Tunnel,
+            Some((sock("10.0.0.1:0"), sock("[::1]:0")))
+        ))),
+        "tunnel endpoints of different address families"
+    );
+    let one = |e| MessageRepr {
+        header: Header::new(MsgType::Dump, SaType::Unspec, 1, 1),
+        extensions: vec![e],
+    };
+    assert_eq!(
+        what(one(Extension::KmAddress {
+            local: sock("10.0.0.1:500"),
+            remote: sock("[2001:db8::1]:500"),
+        })),
+        "local and remote addresses of different families"
+    );
+    assert_eq!(
+        what(one(Extension::Filter(Filter {
+            src: "10.0.0.0".parse().unwrap(),
+            src_prefix: 8,
+            dst: "2001:db8::".parse().unwrap(),
+            dst_prefix: 32,
+        }))),
+        "source and destination of different families"
+    );
+    assert_eq!(
+        Key::new(vec![0; 9000]).err(),
+        Some(BuildError::KeyTooLong(9000))
+    );
+}

@@ -257,10 +257,10 @@ fn extension() -> impl Strategy<Value = Extension> {
             }
         ),
         (any::<(u32, u8, u8, u8, u8, u32)>(), words(4)).prop_map(|(h, data)| {
-            // The kept header carries its own length and type, as received.
+            // The kept header leaves length and type to the builder (zero in the value).
             let header = SadbSens {
-                len: U16::new(((SadbSens::SIZE + data.len()) / WORD) as u16),
-                ext_type: U16::new(ExtType::Sensitivity.value()),
+                len: U16::ZERO,
+                ext_type: U16::ZERO,
                 dpd: U32::new(h.0),
                 sens_level: h.1,
                 sens_len: h.2,

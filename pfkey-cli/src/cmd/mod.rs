@@ -5,6 +5,8 @@ pub mod decode;
 pub mod meta;
 pub mod monitor;
 pub mod sa;
+pub mod save;
+pub mod script;
 
 use crate::cli::{Cli, Command};
 use crate::exit::Failure;
@@ -12,7 +14,19 @@ use crate::output::Output;
 
 /// Runs the command the user asked for.
 pub fn run(cli: &Cli, out: &mut Output) -> Result<(), Failure> {
-    match &cli.command {
+    let Some(command) = &cli.command else {
+        // No command: setkey-style operation (-f, -c, -n, -D, -F).
+        return script::run(&cli.script, out);
+    };
+    if let Some(flag) = cli.script.first_given() {
+        return Err(Failure::new(
+            crate::exit::Exit::Usage,
+            format!(
+                "{flag} is an option of pfkey without a command; it cannot be used with a command"
+            ),
+        ));
+    }
+    match command {
         Command::Decode(args) => decode::run(args, out),
         Command::Add(args) => sa::add(args, out, false),
         Command::Update(args) => sa::add(args, out, true),
@@ -26,5 +40,7 @@ pub fn run(cli: &Cli, out: &mut Output) -> Result<(), Failure> {
         Command::Monitor(args) => monitor::run(args, out),
         Command::Completions(args) => meta::completions(args, out),
         Command::Man(args) => meta::man(args, out),
+        Command::Check(args) => script::check(args, out),
+        Command::Save(args) => save::run(args, out),
     }
 }

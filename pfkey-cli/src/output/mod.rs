@@ -8,6 +8,7 @@
 pub mod json;
 pub mod sa;
 pub mod text;
+pub mod time;
 
 use std::io::{self, BufWriter, Stdout, Write};
 

@@ -7,7 +7,6 @@
 
 use std::io::{self, Write};
 use std::net::IpAddr;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use pfkey::alg::{display_id, AlgKind};
 use pfkey::client::SaInfo;
@@ -20,11 +19,12 @@ use zeroize::Zeroizing;
 /// Width of the label column of the text block.
 const LABEL: usize = 12;
 
-/// Seconds since the Unix epoch, now.
-pub fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+pub use super::time::now;
+
+/// The system time zone (`TZ`, else `/etc/localtime`, else UTC), read once.
+fn zone() -> &'static jiff::tz::TimeZone {
+    static ZONE: std::sync::OnceLock<jiff::tz::TimeZone> = std::sync::OnceLock::new();
+    ZONE.get_or_init(jiff::tz::TimeZone::system)
 }
 
 /// A span of seconds as `1h30m`, `2d`, `45s` (the forms `--hard-time` accepts).
@@ -69,7 +69,7 @@ pub fn local_time(t: u64) -> String {
         .ok()
         .and_then(|s| jiff::Timestamp::from_second(s).ok())
         .map(|ts| {
-            ts.to_zoned_datetime(jiff::tz::TimeZone::system())
+            ts.to_zoned(zone().clone())
                 .strftime("%Y-%m-%d %H:%M:%S %Z")
                 .to_string()
         });

@@ -40,7 +40,8 @@
 //! 32, reqid above 0x3fff), odd hex digit counts, ports on non-NAT-T SAs, outbound optional
 //! tunnel rules (refused by kernels since May 2023), UPDATE of a mature SA, statements
 //! after `exit`, algorithms many kernels lack.
-// wired into `pfkey -f/-c` by the executor
+// A complete vocabulary of the language: a few items (`check`, `parse_script`, `NoResolver`,
+// the DES flag constants, …) serve the tests and future callers, not the executor.
 #![allow(dead_code)]
 #![forbid(unsafe_code)]
 
@@ -250,6 +251,29 @@ impl Script {
             lower::lower(stmt, opts, resolver)
                 .map_err(|e| self.diagnostic(Severity::Error, e.span, e.message)),
         )
+    }
+
+    /// The numbered source lines that `span` touches, key material masked: to show a whole
+    /// statement next to an error about it.
+    pub fn masked_lines(&self, span: Span) -> Vec<(usize, String)> {
+        let src: &str = &self.source;
+        let start = clamp_boundary(src, span.start);
+        let end = clamp_boundary(src, span.end.max(start));
+        let mut line_start = src[..start].rfind('\n').map_or(0, |i| i + 1);
+        let mut out = Vec::new();
+        loop {
+            let raw = RawDiag {
+                severity: Severity::Warning,
+                span: Span::new(line_start, line_start),
+                message: String::new(),
+            };
+            let d = Diagnostic::new(src, &self.file, raw, &self.secrets);
+            out.push((d.line, d.source_line));
+            match src[line_start..].find('\n') {
+                Some(i) if line_start + i + 1 < end => line_start += i + 1,
+                _ => return out,
+            }
+        }
     }
 
     /// 1-based line of the `;` that ends statement `index` (setkey reports that line).

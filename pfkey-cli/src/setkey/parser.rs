@@ -124,11 +124,34 @@ pub fn parse(src: &str) -> Parsed {
         secrets: Vec::new(),
     };
     let statements = p.script();
+    let mut secrets = p.secrets;
+    secrets.extend(key_positions(src, &p.toks));
     Parsed {
         statements,
         diags: p.diags,
-        secrets: p.secrets,
+        secrets,
     }
+}
+
+/// Every token in a key's place (two after `-E` or `-A`: a quoted string, or a word that is
+/// not an option), whether or not the parser reached it. A statement is abandoned at its
+/// first error, so keys after that point were never seen as keys; they are masked in
+/// diagnostics all the same.
+fn key_positions<'t>(src: &'t str, toks: &'t [Token]) -> impl Iterator<Item = Span> + 't {
+    toks.windows(3).filter_map(move |w| {
+        let opt = &src[w[0].span.start..w[0].span.end];
+        let key = w[2];
+        let keyish = match key.kind {
+            TokenKind::Str => true,
+            TokenKind::Word => !src[key.span.start..key.span.end].starts_with('-'),
+            _ => false,
+        };
+        (w[0].kind == TokenKind::Word
+            && matches!(opt, "-E" | "-A")
+            && w[1].kind == TokenKind::Word
+            && keyish)
+            .then_some(key.span)
+    })
 }
 
 struct Parser<'s> {

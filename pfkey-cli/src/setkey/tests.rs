@@ -2546,3 +2546,19 @@ fn real_dump_as_setkey_text() {
          \tsadb_seq=0 pid=209 refcnt=0\n"
     );
 }
+
+#[test]
+fn keys_after_an_error_are_masked_too() {
+    // The first error abandons the statement: the later keys are never parsed as keys.
+    let src = "add 10.0.0.1 10.0.0.2 esp 0x1000 -E aes-cbc 0x0011223344556677 \
+               -A hmac-sha1 \"a secret phrase!!!!!\" -x ;\n\
+               add 10.0.0.1 10.0.0.2 esp 0x1001 -x -E aes-cbc \"0123456789abcdef\" ;\n\
+               add 10.0.0.1 10.0.0.2 esp 0x1002 -A null -E null -x ;\n";
+    let d = check(src, "k.conf");
+    let text: String = d.iter().map(|d| d.to_string()).collect();
+    for secret in ["0011223344556677", "a secret phrase", "0123456789abcdef"] {
+        assert!(!text.contains(secret), "{text}");
+    }
+    // Options after a keyless algorithm stay readable.
+    assert!(text.contains("-A null -E null -x"), "{text}");
+}

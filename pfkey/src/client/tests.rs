@@ -885,3 +885,62 @@ fn sequence_numbers_are_fresh_and_never_zero() {
     assert!(seqs.iter().all(|&s| s != 0));
     assert!(seqs.windows(2).all(|w| w[0] != w[1]));
 }
+
+#[test]
+fn raw_request_errors_name_the_sa_or_policy_of_the_message() {
+    let mock = Mock::with_responder(|m| {
+        vec![bare(
+            m.msg_type(),
+            m.satype(),
+            m.seq(),
+            m.pid(),
+            libc::EEXIST as u8,
+        )]
+    });
+    let mut c = client(mock);
+    let req = crate::repr::MessageRepr {
+        header: hdr(MsgType::Add, SaType::Esp, 0, 0),
+        extensions: vec![
+            Extension::Sa(Sa {
+                spi: 0x1000,
+                ..Sa::default()
+            }),
+            Extension::Address(ExtType::AddressSrc, Address::host(ip("10.0.0.1"))),
+            Extension::Address(ExtType::AddressDst, Address::host(ip("10.0.0.2"))),
+        ],
+    };
+    let e = c.request_raw(&req).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "add esp spi 0x1000 10.0.0.1 -> 10.0.0.2: an SA with this SPI already exists (EEXIST)"
+    );
+    let pol = crate::policy::Policy {
+        policy_type: PolicyType::Ipsec,
+        dir: Direction::Out,
+        reserved: 0,
+        id: 0,
+        priority: 0,
+        requests: Vec::new(),
+    };
+    let req = crate::repr::MessageRepr {
+        header: hdr(MsgType::XSpdAdd, SaType::Unspec, 0, 0),
+        extensions: vec![
+            Extension::Policy(pol),
+            Extension::Address(
+                ExtType::AddressSrc,
+                Address {
+                    proto: 6,
+                    prefix_len: 24,
+                    addr: "10.1.0.0:0".parse().unwrap(),
+                },
+            ),
+            Extension::Address(ExtType::AddressDst, Address::host(ip("10.2.0.1"))),
+        ],
+    };
+    let e = c.request_raw(&req).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "spdadd 10.1.0.0/24 -> 10.2.0.1 proto 6 out: a policy with this selector and direction \
+         already exists (EEXIST)"
+    );
+}

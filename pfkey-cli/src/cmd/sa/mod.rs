@@ -321,17 +321,9 @@ pub fn dump(args: &DumpArgs, out: &mut Output) -> Result<(), Failure> {
     let satype = satype_of(args.satype);
     let show_keys = args.show_keys;
     let now = sa_out::now();
-    let tz = jiff::tz::TimeZone::system();
-    let offset = move |t: u64| -> i64 {
-        let ts = i64::try_from(t)
-            .ok()
-            .and_then(|s| jiff::Timestamp::from_second(s).ok())
-            .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-        i64::from(tz.to_offset(ts).seconds())
-    };
     let text_opts = TextOptions {
         now,
-        utc_offset: &offset,
+        utc_offset: &crate::output::time::utc_offset,
         show_ports: false,
     };
     let mut client = open_client(out, show_keys)?;

@@ -453,7 +453,7 @@ mod tests {
         v.extend_from_slice(args);
         let cli = crate::cli::Cli::try_parse_from(v).expect("clap accepts");
         match cli.command {
-            crate::cli::Command::Add(a) => check(&a),
+            Some(crate::cli::Command::Add(a)) => check(&a),
             _ => unreachable!("parsed add"),
         }
     }

@@ -1,0 +1,982 @@
+//! setkey(8)-language scripts: `pfkey -f FILE`, `pfkey -c`, check-only mode (`pfkey -n`,
+//! `pfkey check`), and setkey's `-D`/`-DP`/`-F`/`-FP` shortcuts.
+//!
+//! # How a script runs
+//!
+//! 1. **Compile** every file first: parse it ([`crate::setkey::parse`]) and translate every
+//!    statement into its requests ([`crate::setkey::Script::lower_statement`], host names
+//!    resolved). Any error in any file is reported, all of them, and nothing is sent
+//!    (exit 65). No socket is opened before this succeeds, so a bad script is reported the
+//!    same way on a kernel without PF_KEY.
+//! 2. **Execute** the statements in order through one [`Client`], opened on first use (exit
+//!    69 without af_key, 77 without privilege). Every request gets the client's sequence
+//!    number and pid and waits for its own reply (setkey sends `seq 0` and takes whatever
+//!    comes). `deleteall` dumps the SAs of its protocol and deletes each one between its two
+//!    addresses (af_key's DELETE needs an SPI). `get`, `getspi`, `dump` and `spddump` print
+//!    what the kernel answers as `setkey -D`/`-DP` do (keys hidden unless `--show-keys`;
+//!    JSON lines with `--json`); everything else is silent on success.
+//! 3. A statement the kernel refuses is reported with its file, line and source line, the
+//!    client's words for the error, and what the parser already knew about it (e.g. the
+//!    May-2023 kernel change for outbound optional tunnel rules). The first failure stops the
+//!    run (earlier statements stay applied: PF_KEY has no transactions) unless
+//!    `--keep-going`, which runs everything and ends with `N of M statements failed`. The exit
+//!    status is that of the first failure (1 for a kernel refusal).
+//!
+//! Warnings of the parser never stop a script. In a run they are shown with `-v` only, or
+//! next to the error of the statement they concern, so that a successful run prints nothing
+//! (LTP's IPsec tests fail on any output); `pfkey check` and `-n` always show them.
+//!
+//! On a terminal, `pfkey -c` runs each statement as soon as its `;` is typed and goes on
+//! after errors, like setkey's interactive use; from a pipe it reads everything first and
+//! runs it as a script.
+
+use std::io::{self, IsTerminal, Read, Write};
+use std::path::Path;
+
+use pfkey::client::{self, Client, FromMessage};
+use pfkey::message::Message;
+use pfkey::repr::MessageRepr;
+use pfkey::transport::Transport;
+use pfkey::wire::{MsgType, SaState, SaType};
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+use crate::cli::{CheckArgs, ScriptArgs};
+use crate::exit::{Exit, Failure};
+use crate::output::{json, time, Format, Output};
+use crate::setkey::format::{self, SecretText, TextOptions};
+use crate::setkey::lower::delete_for_dump_entry;
+use crate::setkey::{
+    self, Command, Diagnostic, LowerOptions, Request, Resolver, Script, Severity, SystemResolver,
+};
+
+/// The name diagnostics give standard input.
+pub const STDIN_NAME: &str = "<stdin>";
+
+// ---------------------------------------------------------------------------------------------
+// Entry points
+// ---------------------------------------------------------------------------------------------
+
+/// `pfkey` without a command: `-f`, `-c` (with `-n`: check only), `-D`, `-F`.
+pub fn run(args: &ScriptArgs, out: &mut Output) -> Result<(), Failure> {
+    validate(args)?;
+    let lower = LowerOptions {
+        fwd_copy: !args.kernel_mode,
+    };
+    if args.dump || args.flush {
+        return shortcut(args, out);
+    }
+    let sources: Vec<Option<&Path>> = if args.stdin {
+        vec![None]
+    } else {
+        args.files.iter().map(|f| source_path(f)).collect()
+    };
+    if args.check {
+        return check_sources(&sources, out);
+    }
+    let mut exec = Executor::new(open_client(out, args.show_keys), exec_options(args, lower));
+    if args.stdin && io::stdin().is_terminal() {
+        return run_interactive(&mut exec, out);
+    }
+    run_sources(&mut exec, &sources, out)
+}
+
+/// `pfkey check FILE…`.
+pub fn check(args: &CheckArgs, out: &mut Output) -> Result<(), Failure> {
+    let sources: Vec<Option<&Path>> = if args.files.is_empty() {
+        vec![None]
+    } else {
+        args.files.iter().map(|f| source_path(f)).collect()
+    };
+    check_sources(&sources, out)
+}
+
+/// The combinations clap cannot express, as usage errors.
+fn validate(args: &ScriptArgs) -> Result<(), Failure> {
+    let script = !args.files.is_empty() || args.stdin;
+    let usage = |m: &str| Err(Failure::new(Exit::Usage, m));
+    if args.check && !script {
+        return usage("-n checks a script: give it with -f FILE or -c");
+    }
+    if args.policy && !(args.dump || args.flush) {
+        return usage("-P goes with -D (dump the SPD) or -F (flush the SPD)");
+    }
+    if args.all && !args.dump {
+        return usage("-a goes with -D (show dead SAs too)");
+    }
+    if !script && !args.dump && !args.flush {
+        return usage(
+            "nothing to do: give a command (see --help), or -f FILE / -c to run a setkey script, \
+             -D to dump, -F to flush",
+        );
+    }
+    if args.keep_going && !script {
+        return usage("--keep-going goes with a script (-f FILE or -c)");
+    }
+    Ok(())
+}
+
+/// `-` means standard input.
+fn source_path(p: &Path) -> Option<&Path> {
+    (p.as_os_str() != "-").then_some(p)
+}
+
+fn exec_options(args: &ScriptArgs, lower: LowerOptions) -> ExecOptions {
+    ExecOptions {
+        lower,
+        keep_going: args.keep_going,
+        show_keys: args.show_keys,
+        show_dead: args.all,
+        show_ports: args.ports,
+    }
+}
+
+/// Opens the PF_KEY socket, with `-v` tracing of every message (keys only with
+/// `--show-keys`).
+pub fn open_client(out: &Output, show_keys: bool) -> Opener<pfkey::socket::PfKeySocket> {
+    let verbose = out.verbose > 0 && !out.quiet;
+    Box::new(move || {
+        let mut c = Client::open()?;
+        if verbose {
+            c.set_tracer(Some(Box::new(move |dir, bytes| {
+                trace(dir, bytes, show_keys);
+            })));
+        }
+        Ok(c)
+    })
+}
+
+/// `-v`: one decoded message on stderr (keys hidden).
+fn trace(dir: client::Traffic, bytes: &[u8], show_keys: bool) {
+    let arrow = match dir {
+        client::Traffic::Sent => "sent",
+        client::Traffic::Received => "received",
+    };
+    let text = match Message::parse(bytes) {
+        Ok(m) => {
+            let opts = if show_keys {
+                pfkey::render::RenderOptions::with_keys()
+            } else {
+                pfkey::render::RenderOptions::default()
+            };
+            pfkey::render::render(&m, opts).to_string()
+        }
+        Err(e) => format!("{} bytes that do not parse: {e}", bytes.len()),
+    };
+    let _ = writeln!(io::stderr().lock(), "pfkey: {arrow}: {text}");
+}
+
+/// setkey's `-D`, `-DP`, `-F`, `-FP`: one request, errors as for any command.
+fn shortcut(args: &ScriptArgs, out: &mut Output) -> Result<(), Failure> {
+    let req = match (args.dump, args.policy) {
+        (true, false) => header_only(MsgType::Dump),
+        (true, true) => header_only(MsgType::XSpdDump),
+        (false, false) => header_only(MsgType::Flush),
+        (false, true) => header_only(MsgType::XSpdFlush),
+    };
+    let opts = exec_options(args, LowerOptions::default());
+    let mut exec = Executor::new(open_client(out, args.show_keys), opts);
+    match exec.execute(&Request::Send(req), out) {
+        Ok(()) => Ok(()),
+        Err(Step::Output(f)) => Err(f),
+        Err(Step::Client(e)) => Err(Failure::from(e)),
+    }
+}
+
+fn header_only(t: MsgType) -> MessageRepr {
+    MessageRepr {
+        header: pfkey::repr::Header::new(t, SaType::Unspec, 0, 0),
+        extensions: Vec::new(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading scripts
+// ---------------------------------------------------------------------------------------------
+
+/// Script text, wiped when dropped (it holds keys).
+pub type SecretBytes = Zeroizing<Vec<u8>>;
+
+/// Reads everything from `r` without leaving copies of it in freed memory: the buffer grows
+/// by moving into a new zeroizing allocation (a `Vec` reallocation would free the old bytes
+/// unwiped), and reads of at least 64 KiB bypass standard input's own buffer.
+pub fn read_secret(r: &mut impl Read, size_hint: usize) -> io::Result<SecretBytes> {
+    const CHUNK: usize = 64 * 1024;
+    let mut buf: SecretBytes = Zeroizing::new(Vec::with_capacity(size_hint.saturating_add(1)));
+    loop {
+        if buf.capacity() - buf.len() < CHUNK {
+            let want = buf.capacity().saturating_mul(2).max(buf.len() + CHUNK);
+            let mut bigger: SecretBytes = Zeroizing::new(Vec::with_capacity(want));
+            bigger.extend_from_slice(&buf);
+            buf = bigger;
+        }
+        let len = buf.len();
+        let room = buf.capacity() - len;
+        buf.resize(len + room, 0);
+        match r.read(&mut buf[len..]) {
+            Ok(0) => {
+                buf.truncate(len);
+                return Ok(buf);
+            }
+            Ok(n) => buf.truncate(len + n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => buf.truncate(len),
+            Err(e) => {
+                buf.truncate(len);
+                return Err(e);
+            }
+        }
+    }
+}
+
+/// Reads a script file (`None`: standard input) and gives its name for diagnostics.
+fn read_source(path: Option<&Path>) -> Result<(SecretBytes, String), Failure> {
+    match path {
+        None => {
+            let bytes = read_secret(&mut io::stdin().lock(), 0)
+                .map_err(|e| Failure::new(Exit::Io, format!("cannot read standard input: {e}")))?;
+            Ok((bytes, STDIN_NAME.to_string()))
+        }
+        Some(p) => {
+            let name = p.display().to_string();
+            let mut f = std::fs::File::open(p)
+                .map_err(|e| Failure::new(Exit::NoInput, format!("{name}: cannot open: {e}")))?;
+            let hint = f
+                .metadata()
+                .map_or(0, |m| usize::try_from(m.len()).unwrap_or(0));
+            let bytes = read_secret(&mut f, hint)
+                .map_err(|e| Failure::new(Exit::Io, format!("{name}: cannot read: {e}")))?;
+            Ok((bytes, name))
+        }
+    }
+}
+
+/// The script as text, or where it stops being UTF-8.
+fn as_text<'a>(bytes: &'a [u8], name: &str) -> Result<&'a str, Failure> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        let at = e.valid_up_to();
+        let (line, col) =
+            setkey::line_col(std::str::from_utf8(&bytes[..at]).unwrap_or_default(), at);
+        Failure::new(
+            Exit::DataError,
+            format!(
+                "{name}:{line}:{col}: the script is not UTF-8 text (byte {at}); setkey scripts \
+                 are ASCII, with keys in hex (0x…) or as quoted text"
+            ),
+        )
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Compiling: parse and lower, before anything is sent
+// ---------------------------------------------------------------------------------------------
+
+/// A parsed script with the requests of each statement.
+pub struct Compiled {
+    /// The parsed script (statements, diagnostics, source for later messages).
+    pub script: Script,
+    /// The requests of each statement, by statement index.
+    pub requests: Vec<Vec<Request>>,
+}
+
+impl Compiled {
+    /// Errors in parsing or lowering.
+    pub fn errors(&self) -> usize {
+        self.script
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .count()
+    }
+}
+
+/// Parses `source` and lowers every statement; lowering errors (host names that do not
+/// resolve, …) join the diagnostics in source order.
+pub fn compile(source: &str, name: &str, opts: &LowerOptions, r: &dyn Resolver) -> Compiled {
+    let mut script = setkey::parse(source, name);
+    let mut requests = Vec::with_capacity(script.statements.len());
+    let mut extra = Vec::new();
+    for i in 0..script.statements.len() {
+        match script.lower_statement(i, opts, r) {
+            Some(Ok(reqs)) => requests.push(reqs),
+            Some(Err(d)) => {
+                extra.push(d);
+                requests.push(Vec::new());
+            }
+            None => requests.push(Vec::new()),
+        }
+    }
+    if !extra.is_empty() {
+        script.diagnostics.extend(extra);
+        script
+            .diagnostics
+            .sort_by_key(|d| (d.span.start, d.severity));
+    }
+    Compiled { script, requests }
+}
+
+/// A diagnostic as JSON (`pfkey check --json`).
+#[derive(Serialize)]
+struct DiagnosticJson<'a> {
+    file: &'a str,
+    line: usize,
+    column: usize,
+    /// Characters the caret underlines.
+    width: usize,
+    severity: &'static str,
+    message: &'a str,
+}
+
+/// Writes diagnostics: text blocks on stderr, or JSON lines on stdout.
+fn show_diagnostics<'a>(
+    out: &mut Output,
+    diags: impl IntoIterator<Item = &'a Diagnostic>,
+    warnings: bool,
+) -> Result<(), Failure> {
+    for d in diags {
+        if !d.is_error() && (!warnings || out.quiet) {
+            continue;
+        }
+        if out.format == Format::Json {
+            let j = DiagnosticJson {
+                file: &d.file,
+                line: d.line,
+                column: d.column,
+                width: d.width,
+                severity: if d.is_error() { "error" } else { "warning" },
+                message: &d.message,
+            };
+            json::line(out.stdout(), &j).map_err(Failure::stdout)?;
+        } else {
+            eprint_block(out, &d.to_string());
+        }
+    }
+    Ok(())
+}
+
+/// A multi-line block on stderr, after whatever stdout holds.
+fn eprint_block(out: &mut Output, text: &str) {
+    let _ = out.flush();
+    let _ = writeln!(io::stderr().lock(), "{text}");
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Check-only mode: every file, every diagnostic; no socket.
+fn check_sources(sources: &[Option<&Path>], out: &mut Output) -> Result<(), Failure> {
+    let mut failure: Option<Exit> = None;
+    for src in sources {
+        let (bytes, name) = match read_source(*src) {
+            Ok(x) => x,
+            Err(Failure::Error { exit, message }) => {
+                out.error(&message);
+                failure.get_or_insert(exit);
+                continue;
+            }
+            Err(f) => return Err(f),
+        };
+        let text = match as_text(&bytes, &name) {
+            Ok(t) => t,
+            Err(Failure::Error { exit, message }) => {
+                out.error(&message);
+                failure.get_or_insert(exit);
+                continue;
+            }
+            Err(f) => return Err(f),
+        };
+        let c = compile(text, &name, &LowerOptions::default(), &SystemResolver);
+        show_diagnostics(out, &c.script.diagnostics, true)?;
+        let errors = c.errors();
+        if errors > 0 {
+            if out.format != Format::Json {
+                out.error(&format!("{name}: {}", plural(errors, "error", "errors")));
+            }
+            failure.get_or_insert(Exit::DataError);
+        }
+    }
+    match failure {
+        None => Ok(()),
+        Some(exit) => Err(Failure::Reported(exit)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running
+// ---------------------------------------------------------------------------------------------
+
+/// Compiles every source, then runs them in order.
+fn run_sources<T: Transport>(
+    exec: &mut Executor<T>,
+    sources: &[Option<&Path>],
+    out: &mut Output,
+) -> Result<(), Failure> {
+    let mut compiled = Vec::with_capacity(sources.len());
+    let mut errors = 0;
+    for src in sources {
+        let (bytes, name) = read_source(*src)?;
+        let text = as_text(&bytes, &name)?;
+        let c = compile(text, &name, &exec.opts.lower, &SystemResolver);
+        errors += c.errors();
+        compiled.push(c);
+    }
+    if errors > 0 {
+        for c in &compiled {
+            show_diagnostics(out, &c.script.diagnostics, true)?;
+        }
+        out.error(&format!(
+            "{}: nothing was sent to the kernel",
+            plural(errors, "error", "errors")
+        ));
+        return Err(Failure::Reported(Exit::DataError));
+    }
+    if out.verbose > 0 {
+        for c in &compiled {
+            show_diagnostics(out, &c.script.diagnostics, true)?;
+        }
+    }
+    for (i, c) in compiled.iter().enumerate() {
+        if exec.run_script(c, out)? == Flow::Stop {
+            let rest = compiled.len() - i - 1;
+            if rest > 0 {
+                out.error(&format!(
+                    "{} after {} not run",
+                    plural(rest, "file", "files"),
+                    if rest == 1 { "it was" } else { "it were" }
+                ));
+            }
+            break;
+        }
+    }
+    exec.finish(out)
+}
+
+/// `pfkey -c` on a terminal: each statement runs once its `;` has been typed.
+fn run_interactive<T: Transport>(exec: &mut Executor<T>, out: &mut Output) -> Result<(), Failure> {
+    // Interactive use goes on after errors, as setkey -c does.
+    exec.opts.keep_going = true;
+    let mut stdin = io::stdin().lock();
+    let mut pending: SecretBytes = Zeroizing::new(Vec::with_capacity(4096));
+    let mut lines_before = 0usize;
+    let mut chunk = Zeroizing::new(vec![0u8; 64 * 1024]);
+    loop {
+        let n = match stdin.read(&mut chunk[..]) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(Failure::new(
+                    Exit::Io,
+                    format!("cannot read standard input: {e}"),
+                ))
+            }
+        };
+        let eof = n == 0;
+        if pending.capacity() - pending.len() < n {
+            let mut bigger: SecretBytes =
+                Zeroizing::new(Vec::with_capacity((pending.len() + n).saturating_mul(2)));
+            bigger.extend_from_slice(&pending);
+            pending = bigger;
+        }
+        pending.extend_from_slice(&chunk[..n]);
+        let ready = eof || statement_complete(&pending);
+        if ready && !pending.iter().all(u8::is_ascii_whitespace) {
+            let lines = pending.iter().filter(|&&b| b == b'\n').count();
+            // Earlier lines as blank lines, so that diagnostics give the line typed.
+            let mut src: SecretBytes =
+                Zeroizing::new(Vec::with_capacity(lines_before + pending.len()));
+            src.resize(lines_before, b'\n');
+            src.extend_from_slice(&pending);
+            let flow = match as_text(&src, STDIN_NAME) {
+                Err(Failure::Error { message, .. }) => {
+                    out.error(&message);
+                    exec.run += 1;
+                    exec.count_failure(Exit::DataError);
+                    Flow::Continue
+                }
+                Err(f) => return Err(f),
+                Ok(text) => {
+                    let c = compile(text, STDIN_NAME, &exec.opts.lower, &SystemResolver);
+                    if c.errors() > 0 {
+                        show_diagnostics(out, &c.script.diagnostics, true)?;
+                        // Each error is a statement refused.
+                        for _ in 0..c.errors() {
+                            exec.run += 1;
+                            exec.count_failure(Exit::DataError);
+                        }
+                        Flow::Continue
+                    } else {
+                        if out.verbose > 0 {
+                            show_diagnostics(out, &c.script.diagnostics, true)?;
+                        }
+                        exec.run_script(&c, out)?
+                    }
+                }
+            };
+            lines_before += lines;
+            pending.clear();
+            if flow != Flow::Continue {
+                break;
+            }
+        } else if ready {
+            lines_before += pending.iter().filter(|&&b| b == b'\n').count();
+            pending.clear();
+        }
+        if eof {
+            break;
+        }
+    }
+    exec.finish(out)
+}
+
+/// Whether typed text ends with a complete statement: a whole line whose last token is `;`
+/// (a `;` inside an unfinished quoted string does not count).
+fn statement_complete(text: &[u8]) -> bool {
+    if text.last() != Some(&b'\n') {
+        return false;
+    }
+    let Ok(s) = std::str::from_utf8(text) else {
+        // Not text: let the parser say so.
+        return true;
+    };
+    let (tokens, _) = setkey::lexer::tokenize(s);
+    tokens
+        .last()
+        .is_some_and(|t| t.kind == setkey::lexer::TokenKind::Semi)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The executor
+// ---------------------------------------------------------------------------------------------
+
+/// Opens the client on first use.
+pub type Opener<T> = Box<dyn FnMut() -> Result<Client<T>, client::Error>>;
+
+/// How statements run.
+#[derive(Debug, Clone, Copy)]
+pub struct ExecOptions {
+    /// Translation options (RFC mode).
+    pub lower: LowerOptions,
+    /// Go on after a failed statement.
+    pub keep_going: bool,
+    /// Print keys in `get`/`dump` output.
+    pub show_keys: bool,
+    /// Show dead SAs in `dump` output (setkey -a).
+    pub show_dead: bool,
+    /// Show the ports of SA addresses (setkey -p).
+    pub show_ports: bool,
+}
+
+/// What comes after a script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// The next script.
+    Continue,
+    /// `exit` ended this script (setkey ignores the rest of the file); the next one runs.
+    Exit,
+    /// A failure without `--keep-going`: nothing more runs.
+    Stop,
+}
+
+/// Why one request failed.
+pub enum Step {
+    /// The client (kernel refusal, timeout, no socket, …).
+    Client(client::Error),
+    /// Writing the output (broken pipe and other I/O errors): ends the run.
+    Output(Failure),
+}
+
+impl From<client::Error> for Step {
+    fn from(e: client::Error) -> Self {
+        Step::Client(e)
+    }
+}
+
+/// Runs statements through a [`Client`] and keeps count.
+pub struct Executor<T: Transport> {
+    open: Opener<T>,
+    client: Option<Client<T>>,
+    /// How statements run.
+    pub opts: ExecOptions,
+    /// Statements run (successful or not).
+    pub run: usize,
+    /// Statements that failed.
+    pub failed: usize,
+    /// The exit status of the first failure.
+    pub first_failure: Option<Exit>,
+    /// Statements not run because of a failure.
+    pub skipped: usize,
+}
+
+/// A received message kept as bytes (dump entries, to print or to match), wiped on drop.
+struct Raw(SecretBytes);
+
+impl FromMessage for Raw {
+    fn from_message(m: &Message<'_>) -> Result<Self, pfkey::wire::ExtType> {
+        Ok(Raw(Zeroizing::new(m.as_bytes().to_vec())))
+    }
+}
+
+impl<T: Transport> Executor<T> {
+    /// An executor that opens its client with `open` when the first request is due.
+    pub fn new(open: Opener<T>, opts: ExecOptions) -> Self {
+        Executor {
+            open,
+            client: None,
+            opts,
+            run: 0,
+            failed: 0,
+            first_failure: None,
+            skipped: 0,
+        }
+    }
+
+    fn client(&mut self) -> Result<&mut Client<T>, client::Error> {
+        let open = &mut self.open;
+        match &mut self.client {
+            Some(c) => Ok(c),
+            slot @ None => Ok(slot.insert(open()?)),
+        }
+    }
+
+    fn count_failure(&mut self, exit: Exit) {
+        self.failed += 1;
+        self.first_failure.get_or_insert(exit);
+    }
+
+    /// Runs every statement of a compiled (error-free) script.
+    pub fn run_script(&mut self, c: &Compiled, out: &mut Output) -> Result<Flow, Failure> {
+        let total = c.script.statements.len();
+        for (i, stmt) in c.script.statements.iter().enumerate() {
+            if matches!(stmt.command, Command::Exit) {
+                return Ok(Flow::Exit);
+            }
+            self.run += 1;
+            let reqs = c.requests.get(i).map_or(&[][..], Vec::as_slice);
+            let mut failed = false;
+            for (k, req) in reqs.iter().enumerate() {
+                match self.execute(req, out) {
+                    Ok(()) => {}
+                    Err(Step::Output(f)) => return Err(f),
+                    Err(Step::Client(e)) => {
+                        let fatal = matches!(
+                            e,
+                            client::Error::NoPfKey
+                                | client::Error::PermissionDenied { .. }
+                                | client::Error::Open { .. }
+                        );
+                        if fatal {
+                            // Nothing can run: no statement-level report.
+                            return Err(Failure::from(e));
+                        }
+                        let fwd_copy = k > 0 && is_fwd_copy(&reqs[k - 1], req);
+                        self.report(c, i, &e, fwd_copy, out);
+                        let exit = match Failure::from(e) {
+                            Failure::Error { exit, .. } | Failure::Reported(exit) => exit,
+                            Failure::BrokenPipe => Exit::Io,
+                        };
+                        self.count_failure(exit);
+                        failed = true;
+                        break;
+                    }
+                }
+            }
+            if failed && !self.opts.keep_going {
+                let rest = total - i - 1;
+                self.skipped += rest;
+                if rest > 0 {
+                    let line = c
+                        .script
+                        .diagnostic(Severity::Error, stmt.span, String::new())
+                        .line;
+                    out.error(&format!(
+                        "stopped at {}:{line}: {} after it {} not run, those before it stay in \
+                         effect (--keep-going runs past failures)",
+                        c.script.file,
+                        plural(rest, "statement", "statements"),
+                        if rest == 1 { "was" } else { "were" }
+                    ));
+                }
+                return Ok(Flow::Stop);
+            }
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// The end of a run: the summary, and the exit status.
+    pub fn finish(&mut self, out: &mut Output) -> Result<(), Failure> {
+        match self.first_failure {
+            None => Ok(()),
+            Some(exit) => {
+                if self.opts.keep_going {
+                    out.error(&format!(
+                        "{} of {} failed",
+                        self.failed,
+                        plural(self.run, "statement", "statements")
+                    ));
+                }
+                Err(Failure::Reported(exit))
+            }
+        }
+    }
+
+    /// Reports a refused statement: where, the error, and what the parser knew.
+    fn report(
+        &self,
+        c: &Compiled,
+        index: usize,
+        e: &client::Error,
+        fwd_copy: bool,
+        out: &mut Output,
+    ) {
+        let Some(stmt) = c.script.statements.get(index) else {
+            out.error(&e.to_string());
+            return;
+        };
+        let mut text = statement_error(&c.script, stmt.span, &e.to_string());
+        for d in &c.script.diagnostics {
+            if !d.is_error() && stmt.span.start <= d.span.start && d.span.end <= stmt.span.end {
+                text.push('\n');
+                text.push_str(&d.to_string());
+            }
+        }
+        if fwd_copy {
+            text.push_str(
+                "\nnote: this was the automatic fwd copy of the in policy (setkey's RFC mode); \
+                 -k sends in policies without it",
+            );
+            if e.is_kernel_errno(libc::EEXIST) {
+                text.push_str(
+                    " (a fwd policy with this selector already exists: if the script writes \
+                     its fwd policies itself, run it with -k)",
+                );
+            }
+        }
+        eprint_block(out, &text);
+    }
+
+    /// Sends one request and handles its reply.
+    pub fn execute(&mut self, req: &Request, out: &mut Output) -> Result<(), Step> {
+        match req {
+            Request::DeleteAll { satype, src, dst } => {
+                let (satype, src, dst) = (*satype, *src, *dst);
+                let mut deletes: Vec<MessageRepr> = Vec::new();
+                {
+                    let dump = self.client()?.dump_as::<Raw>(MsgType::Dump, satype, None)?;
+                    for entry in dump {
+                        let raw = entry?;
+                        if let Ok(m) = Message::parse(&raw.0) {
+                            deletes.extend(delete_for_dump_entry(&m, satype, src, dst));
+                        }
+                    }
+                }
+                for d in &deletes {
+                    match self.client()?.request_raw(d) {
+                        Ok(_) => {}
+                        // Gone meanwhile (expired): what deleteall wants.
+                        Err(e) if e.is_kernel_errno(libc::ESRCH) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                Ok(())
+            }
+            Request::Send(msg) => {
+                let t = msg.header.msg_type;
+                let satype = msg.header.satype;
+                match t {
+                    MsgType::Flush => Ok(self.client()?.flush(satype)?),
+                    MsgType::XSpdFlush => Ok(self.client()?.spd_flush()?),
+                    MsgType::Dump | MsgType::XSpdDump => self.dump(t, satype, out),
+                    MsgType::Get | MsgType::GetSpi => {
+                        let reply = self.client()?.request_raw(msg)?;
+                        self.print_repr(&reply, out).map_err(Step::Output)
+                    }
+                    _ => {
+                        self.client()?.request_raw(msg)?;
+                        Ok(())
+                    }
+                }
+            }
+        }
+    }
+
+    /// `dump` / `spddump`: every entry as setkey prints it.
+    fn dump(&mut self, t: MsgType, satype: SaType, out: &mut Output) -> Result<(), Step> {
+        let opts = self.opts;
+        let now = time::now();
+        let mut count = 0usize;
+        let dump = self.client()?.dump_as::<Raw>(t, satype, None)?;
+        for entry in dump {
+            let raw = entry?;
+            let Ok(m) = Message::parse(&raw.0) else {
+                continue;
+            };
+            if t == MsgType::Dump
+                && !opts.show_dead
+                && m.sa()
+                    .is_some_and(|s| SaState::from_value(s.state) == SaState::Dead)
+            {
+                continue;
+            }
+            count += 1;
+            print_message(&m, &opts, now, out).map_err(Step::Output)?;
+        }
+        if count == 0 && out.format == Format::Text {
+            // setkey's words for an empty table.
+            let words = if t == MsgType::Dump {
+                "No SAD entries.\n"
+            } else {
+                "No SPD entries.\n"
+            };
+            out.stdout()
+                .write_all(words.as_bytes())
+                .map_err(|e| Step::Output(Failure::stdout(e)))?;
+        }
+        Ok(())
+    }
+
+    fn print_repr(&self, reply: &MessageRepr, out: &mut Output) -> Result<(), Failure> {
+        let bytes = emit_secret(reply)
+            .map_err(|e| Failure::new(Exit::Internal, format!("cannot re-encode a reply: {e}")))?;
+        let m = Message::parse(&bytes)
+            .map_err(|e| Failure::new(Exit::Internal, format!("cannot re-read a reply: {e}")))?;
+        print_message(&m, &self.opts, time::now(), out)
+    }
+}
+
+/// How many lines of a failed statement are shown.
+const SHOWN_LINES: usize = 8;
+
+/// `FILE:LINE:COL: message` and the statement's lines (keys masked), like a compiler's
+/// diagnostic without a caret: the whole statement is what the kernel refused.
+fn statement_error(script: &Script, span: setkey::Span, message: &str) -> String {
+    let head = script.diagnostic(Severity::Error, span, String::new());
+    let mut text = format!("{}:{}:{}: {message}", head.file, head.line, head.column);
+    let lines = script.masked_lines(span);
+    let width = lines.last().map_or(1, |(n, _)| n.to_string().len());
+    for (n, line) in lines.iter().take(SHOWN_LINES) {
+        text.push_str(&format!("\n {n:>width$} | {line}"));
+    }
+    if lines.len() > SHOWN_LINES {
+        let more = lines.len() - SHOWN_LINES;
+        text.push_str(&format!(
+            "\n {:>width$} | … ({})",
+            "",
+            plural(more, "more line", "more lines")
+        ));
+    }
+    text
+}
+
+/// Whether `req` is the `fwd` copy that lowering put after the `in` policy `prev`.
+fn is_fwd_copy(prev: &Request, req: &Request) -> bool {
+    let dir = |r: &Request| match r {
+        Request::Send(m) => m.extensions.iter().find_map(|e| match e {
+            pfkey::repr::Extension::Policy(p) => Some(p.dir),
+            _ => None,
+        }),
+        Request::DeleteAll { .. } => None,
+    };
+    dir(prev) == Some(pfkey::wire::Direction::In) && dir(req) == Some(pfkey::wire::Direction::Fwd)
+}
+
+/// A message re-encoded into a buffer that is wiped when dropped.
+fn emit_secret(m: &MessageRepr) -> Result<SecretBytes, pfkey::BuildError> {
+    let mut size = 4096;
+    loop {
+        let mut buf: SecretBytes = Zeroizing::new(vec![0u8; size]);
+        match m.emit(&mut buf) {
+            Ok(n) => {
+                buf.truncate(n);
+                return Ok(buf);
+            }
+            Err(pfkey::BuildError::BufferTooSmall { .. })
+                if size < pfkey::wire::MAX_MESSAGE_LEN =>
+            {
+                size = pfkey::wire::MAX_MESSAGE_LEN;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// One SA or policy from the kernel, as `setkey -D`/`-DP` print it, or as JSON.
+fn print_message(
+    m: &Message<'_>,
+    opts: &ExecOptions,
+    now: u64,
+    out: &mut Output,
+) -> Result<(), Failure> {
+    if out.format == Format::Json {
+        return json::line(out.stdout(), &json::message(m, opts.show_keys))
+            .map_err(Failure::stdout);
+    }
+    let o = TextOptions {
+        now,
+        utc_offset: &time::utc_offset,
+        show_ports: opts.show_ports,
+    };
+    if m.policy().is_some() {
+        let text = format::policy_text(m, &o);
+        return out
+            .stdout()
+            .write_all(text.as_bytes())
+            .map_err(Failure::stdout);
+    }
+    let text = format::sa_text(m, &o);
+    let text = if opts.show_keys {
+        text
+    } else {
+        hide_keys(&text)
+    };
+    out.stdout()
+        .write_all(text.as_bytes())
+        .map_err(Failure::stdout)
+}
+
+/// `setkey -D` text with the key hex of its `E:` and `A:` lines replaced by
+/// `<redacted, N bits>` (the library's rendering of a hidden key).
+pub fn hide_keys(text: &str) -> SecretText {
+    let mut out = Zeroizing::new(String::with_capacity(text.len()));
+    let mut in_key: Option<usize> = None;
+    let finish = |out: &mut String, digits: usize| {
+        if digits == 0 {
+            // No key (the null algorithm): nothing to hide.
+            out.push('\n');
+        } else {
+            out.push_str(&format!(" <redacted, {} bits>\n", digits * 4));
+        }
+    };
+    for line in text.split_inclusive('\n') {
+        if let Some(digits) = in_key {
+            // setkey wraps long keys onto lines that start with the group's space.
+            if line.starts_with(' ') {
+                in_key = Some(digits + line.bytes().filter(u8::is_ascii_hexdigit).count());
+                continue;
+            }
+            finish(&mut out, digits);
+            in_key = None;
+        }
+        let key_line = line
+            .strip_prefix("\tE: ")
+            .or_else(|| line.strip_prefix("\tA: "));
+        match key_line {
+            Some(rest) => {
+                // "\tE: NAME  hhhhhhhh hhhhhhhh…"
+                let name = rest.split(' ').next().unwrap_or_default();
+                out.push_str(&line[..4]);
+                out.push_str(name);
+                out.push(' ');
+                let hex = &rest[name.len()..];
+                in_key = Some(hex.bytes().filter(u8::is_ascii_hexdigit).count());
+            }
+            None => out.push_str(line),
+        }
+    }
+    if let Some(digits) = in_key {
+        finish(&mut out, digits);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;
