@@ -183,6 +183,85 @@ pub fn finish(result: Result<(), Failure>, out: &mut Output) -> ExitCode {
     ExitCode::from(exit.code())
 }
 
+/// Reports a command-line error from clap in one line, `pfkey: … (see 'pfkey add
+/// --help')`, and exits 2; help and version requests are printed as clap formats them
+/// (exit 0).
+pub fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = e.print();
+        let code = if e.use_stderr() {
+            Exit::Usage
+        } else {
+            Exit::Success
+        };
+        return ExitCode::from(code.code());
+    }
+    let mut line = one_line_usage(&e.render().to_string());
+    if line.ends_with("(see 'pfkey --help')") {
+        // clap's usage line, which names the subcommand, is not part of every error
+        // (invalid values): find the subcommand on the command line.
+        use clap::CommandFactory;
+        let root = crate::cli::Cli::command();
+        if let Some(sub) = std::env::args()
+            .skip(1)
+            .find(|a| !a.starts_with('-'))
+            .and_then(|a| root.find_subcommand(&a).map(|c| c.get_name().to_owned()))
+        {
+            line = line.replace(
+                "(see 'pfkey --help')",
+                &format!("(see 'pfkey {sub} --help')"),
+            );
+        }
+    }
+    report(&line);
+    ExitCode::from(Exit::Usage.code())
+}
+
+/// Squeezes clap's error text (message, indented details, tip, usage, "For more
+/// information") into one line: the message with its details and tip, and a pointer to
+/// the right `--help`.
+fn one_line_usage(rendered: &str) -> String {
+    let mut message = String::new();
+    let mut prev_item = false;
+    let mut command = "pfkey".to_string();
+    for line in rendered.lines() {
+        let t = line.trim();
+        if t.is_empty() || t.starts_with("For more information") {
+            continue;
+        }
+        if let Some(usage) = t.strip_prefix("Usage: ") {
+            // "Usage: pfkey add --src <ADDR> …" names the (sub)command.
+            let words: Vec<&str> = usage
+                .split_whitespace()
+                .take_while(|w| !w.starts_with(['-', '<', '[']))
+                .collect();
+            if !words.is_empty() {
+                command = words.join(" ");
+            }
+            continue;
+        }
+        let t = t.strip_prefix("error: ").unwrap_or(t);
+        // Indented lines list details (missing arguments, possible values).
+        let item = line.starts_with(' ') && !t.starts_with("tip:");
+        if !message.is_empty() {
+            message.push_str(match (item, prev_item) {
+                (true, true) => ", ",
+                (true, false) => " ",
+                (false, _) => "; ",
+            });
+        }
+        message.push_str(t);
+        prev_item = item;
+    }
+    format!("{message} (see '{command} --help')")
+}
+
 /// Prints `pfkey: message` on stderr (ignoring a closed stderr: nowhere to report).
 pub fn report(message: &str) {
     let _ = writeln!(io::stderr().lock(), "pfkey: {message}");
@@ -202,6 +281,20 @@ mod tests {
             assert_eq!(code.parse::<u8>().expect("number"), exit.code());
             assert!(text.starts_with(meaning), "{text:?} vs {meaning:?}");
         }
+    }
+
+    #[test]
+    fn clap_errors_become_one_line() {
+        let rendered = "error: the following required arguments were not provided:\n  --src <ADDR>\n  --spi <SPI>\n\nUsage: pfkey add --src <ADDR> --dst <ADDR> --spi <SPI> <--esp [<ENC>]|--ah|--ipcomp>\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            one_line_usage(rendered),
+            "the following required arguments were not provided: --src <ADDR>, --spi <SPI> (see 'pfkey add --help')"
+        );
+        let rendered = "error: unexpected argument '--sip' found\n\n  tip: a similar argument exists: '--spi'\n\nUsage: pfkey get <--esp|--ah|--ipcomp> --src <ADDR> --dst <ADDR> --spi <SPI>\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            one_line_usage(rendered),
+            "unexpected argument '--sip' found; tip: a similar argument exists: '--spi' (see 'pfkey get --help')"
+        );
     }
 
     #[test]

@@ -7,7 +7,6 @@
 mod cli;
 mod cmd;
 mod exit;
-#[allow(dead_code)] // used by the SA commands, which are being written
 mod input;
 mod output;
 mod setkey;
@@ -17,8 +16,11 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    // clap prints help/version (exit 0) and usage errors (exit 2) itself.
-    let cli = cli::Cli::parse();
+    // clap prints help and version (exit 0); usage errors become one line (exit 2).
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return exit::usage_error(e),
+    };
     let mut out = output::Output::new(&cli);
     let result = cmd::run(&cli, &mut out);
     exit::finish(result, &mut out)

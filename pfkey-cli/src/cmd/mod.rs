@@ -1,6 +1,10 @@
 //! The commands, one module per command family.
 
+pub mod algorithms;
 pub mod decode;
+pub mod meta;
+pub mod monitor;
+pub mod sa;
 pub mod save;
 pub mod script;
 pub mod spd;
@@ -25,6 +29,18 @@ pub fn run(cli: &Cli, out: &mut Output) -> Result<(), Failure> {
     }
     match command {
         Command::Decode(args) => decode::run(args, out),
+        Command::Add(args) => sa::add(args, out, false),
+        Command::Update(args) => sa::add(args, out, true),
+        Command::Get(args) => sa::get(args, out),
+        Command::Delete(args) => sa::delete(args, out),
+        Command::Deleteall(args) => sa::deleteall(args, out),
+        Command::Flush(args) => sa::flush(args, out),
+        Command::Getspi(args) => sa::getspi(args, out),
+        Command::Dump(args) => sa::dump(args, out),
+        Command::Algorithms(args) => algorithms::run(args, out),
+        Command::Monitor(args) => monitor::run(args, out),
+        Command::Completions(args) => meta::completions(args, out),
+        Command::Man(args) => meta::man(args, out),
         Command::Spdadd(args) => spd::spdadd(args, out, false),
         Command::Spdupdate(args) => spd::spdadd(args, out, true),
         Command::Spddelete(args) => spd::spddelete(args, out),

@@ -6,6 +6,7 @@
 //! notes, never errors; `-v` adds notes.
 
 pub mod json;
+pub mod sa;
 pub mod spd;
 pub mod text;
 pub mod time;
