@@ -18,7 +18,7 @@ use nix::sys::socket::{self, sockopt, MsgFlags};
 use crate::client::Error;
 use crate::repr::Header;
 use crate::transport::{MsgBuf, Transport};
-use crate::wire::{MsgType, SaType, SadbMsg};
+use crate::wire::{MsgType, SaType, SadbMsg, MAX_MESSAGE_LEN};
 
 /// The receive buffer [`PfKeySocket::open`] asks for: 4 MiB.
 ///
@@ -131,42 +131,36 @@ impl PfKeySocket {
     }
 
     /// Receives the next message if one is queued, without waiting.
+    ///
+    /// One system call: the buffer is grown once to [`MAX_MESSAGE_LEN`] (the most
+    /// `sadb_msg_len` can express, so no datagram can be truncated) and the datagram
+    /// is read straight into it. The allocation is zero pages the kernel maps on
+    /// first touch, so only the bytes actually received cost memory.
     pub fn try_recv(&self, buf: &mut MsgBuf) -> io::Result<Option<usize>> {
-        let Some(n) = self.peek_len()? else {
-            return Ok(None);
-        };
-        let dst = buf.prepare(n);
+        let dst = buf.spare(MAX_MESSAGE_LEN);
+        let cap = dst.len();
         loop {
             match socket::recv(
                 self.fd.as_raw_fd(),
                 dst,
                 MsgFlags::MSG_TRUNC | MsgFlags::MSG_DONTWAIT,
             ) {
-                Ok(m) if m <= n => {
-                    buf.truncate(m);
+                Ok(m) if m <= cap => {
+                    buf.set_received(m);
                     return Ok(Some(m));
                 }
                 Ok(m) => {
-                    // Only possible if another reader took the peeked message
-                    // between the two calls; the longer one is lost.
+                    // Not a PF_KEY message: af_key cannot send more than this.
+                    buf.set_received(cap);
                     buf.clear();
                     return Err(io::Error::new(
                         io::ErrorKind::InvalidData,
-                        format!(
-                            "a {m}-byte PF_KEY message was truncated to {n} bytes \
-                             (another reader is using this socket)"
-                        ),
+                        format!("a {m}-byte datagram exceeds the PF_KEY maximum of {cap} bytes"),
                     ));
                 }
-                Err(Errno::EAGAIN) => {
-                    buf.clear();
-                    return Ok(None);
-                }
+                Err(Errno::EAGAIN) => return Ok(None),
                 Err(Errno::EINTR) => continue,
-                Err(e) => {
-                    buf.clear();
-                    return Err(e.into());
-                }
+                Err(e) => return Err(e.into()),
             }
         }
     }

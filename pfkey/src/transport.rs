@@ -96,6 +96,25 @@ impl MsgBuf {
         &mut self.data[..n]
     }
 
+    /// Wipes the current message and returns the whole allocation (grown to at
+    /// least `min_capacity`), all zero, to receive a datagram of unknown length into.
+    /// Follow with [`MsgBuf::set_received`]; bytes past the received length are
+    /// never written by `recv`, so they stay zero and need no wiping.
+    pub(crate) fn spare(&mut self, min_capacity: usize) -> &mut [u8] {
+        self.clear();
+        if self.data.len() < min_capacity {
+            let mut old = core::mem::replace(&mut self.data, vec![0; min_capacity]);
+            old.zeroize();
+        }
+        &mut self.data[..]
+    }
+
+    /// Marks the first `n` bytes of the allocation (as returned by
+    /// [`MsgBuf::spare`] and filled by one `recv`) as the current message.
+    pub(crate) fn set_received(&mut self, n: usize) {
+        self.len = n.min(self.data.len());
+    }
+
     /// Shortens the current message to `n` bytes (no-op if it is shorter), wiping
     /// the bytes cut off.
     pub fn truncate(&mut self, n: usize) {
