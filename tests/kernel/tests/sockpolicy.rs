@@ -4,7 +4,9 @@
 //! global `require` policy, algorithm masks, and the ACQUIRE path.
 //!
 //! Each test runs in a fresh network namespace. The examples are the static builds the
-//! lab puts in `$PFKEY_EXAMPLES` (`/lab/examples` in the guest).
+//! lab puts in `$PFKEY_EXAMPLES` (`/lab/examples` in the guest). Where the issue names the
+//! command, the test runs the `pfkey` binary (`$PFKEY_BIN`): the main data-plane test keys
+//! both hosts with `pfkey add`, and the ACQUIRE path is watched with `pfkey monitor --json`.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -23,9 +25,10 @@ use pfkey::sockpolicy::{
 };
 use pfkey::wire::{Direction, Level, Mode, PolicyType, SaType, IPPROTO_ESP};
 use pfkey::Client;
-use pfkey_kernel_tests::cmd::Run;
-use pfkey_kernel_tests::xfrm::state_packets;
+use pfkey_kernel_tests::cmd::{pfkey_path, Run};
+use pfkey_kernel_tests::xfrm::{state_packets, state_with_spi};
 use pfkey_kernel_tests::{as_nobody, fresh_netns, veth_link, xfrm_policy, Netns, VethLink};
+use serde_json::Value;
 use socket2::{Domain, Socket, Type};
 
 // ----- helpers -----
@@ -43,7 +46,8 @@ fn example(name: &str) -> PathBuf {
 }
 
 /// A child process whose standard output is read line by line in the background. It is
-/// killed (by its own pid) when dropped.
+/// killed (by its own pid) when dropped. Standard error is inherited unless `cmd` says
+/// otherwise.
 struct Spawned {
     child: Child,
     lines: Receiver<String>,
@@ -55,7 +59,6 @@ impl Spawned {
     fn start(mut cmd: Command, name: &str) -> Spawned {
         let mut child = cmd
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
         let out = child.stdout.take().expect("piped stdout");
@@ -102,6 +105,29 @@ impl Spawned {
             self.seen.push(l);
         }
         self.seen.clone()
+    }
+
+    /// Every line still to come, once the process has closed its standard output (after
+    /// it exited); with every line printed before, in order.
+    fn all_output(&mut self, timeout: Duration) -> Vec<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) => self.seen.push(l),
+                Err(mpsc::RecvTimeoutError::Disconnected) => return self.seen.clone(),
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    panic!("{}: output did not end within {timeout:?}", self.name)
+                }
+            }
+        }
+    }
+
+    /// Sends `sig` to the process (by its pid).
+    fn signal(&self, sig: nix::sys::signal::Signal) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        nix::sys::signal::kill(pid, sig)
+            .unwrap_or_else(|e| panic!("{}: kill({sig}): {e}", self.name));
     }
 
     /// Waits for the process to exit and returns its status code.
@@ -183,12 +209,79 @@ fn install_sas(ns: &Netns, k: &Keys, client_ip: IpAddr, server_ip: IpAddr) {
     });
 }
 
-/// The key file `keymgr` reads for the two SAs of [`install_sas`].
-fn key_file(k: &Keys, client_ip: IpAddr, server_ip: IpAddr) -> PathBuf {
-    let auth = match k.auth {
+/// The canonical (`pfkey::alg`) name of `k`'s authentication algorithm.
+fn auth_name(k: &Keys) -> &'static str {
+    match k.auth {
         SADB_AALG_MD5HMAC => "hmac-md5",
         _ => "hmac-sha512",
-    };
+    }
+}
+
+/// The same two SAs as [`install_sas`], added in namespace `ns` by the `pfkey` command as
+/// an administrator keying by hand would (`pfkey add`; `--quiet` silences the warning that
+/// a key on the command line shows in `ps`). Checks that `pfkey add` prints nothing and,
+/// through `ip xfrm state`, that the kernel holds the SAs with the algorithms, keys, mode
+/// and replay window asked for.
+fn pfkey_add_sas(ns: &Netns, k: &Keys, client_ip: IpAddr, server_ip: IpAddr) {
+    let auth = auth_name(k);
+    let auth_key = format!("0x{}", hex(k.auth_key));
+    for (spi, src, dst, enc_key) in [
+        (SPI_FWD, client_ip, server_ip, k.enc_key_fwd),
+        (SPI_BACK, server_ip, client_ip, k.enc_key_back),
+    ] {
+        let enc_key = format!("0x{}", hex(enc_key));
+        let run = Run::new(ns.command(pfkey_path()).args([
+            "--quiet",
+            "add",
+            "--esp",
+            "aes-cbc",
+            "--enc-key",
+            &enc_key,
+            "--auth",
+            auth,
+            "--auth-key",
+            &auth_key,
+            "--src",
+            &src.to_string(),
+            "--dst",
+            &dst.to_string(),
+            "--spi",
+            &format!("{spi:#x}"),
+            "--mode",
+            "transport",
+            "--replay",
+            "32",
+        ]));
+        assert!(
+            run.ok() && run.stdout.is_empty() && run.stderr.is_empty(),
+            "pfkey add: {run:?}"
+        );
+        let state = ns
+            .enter(|| state_with_spi(spi))
+            .unwrap_or_else(|| panic!("pfkey add made no SA with spi {spi:#x}"));
+        let kernel_auth = match k.auth {
+            SADB_AALG_MD5HMAC => "hmac(md5)",
+            _ => "hmac(sha512)",
+        };
+        for want in [
+            format!("src {src} dst {dst}"),
+            "proto esp".to_string(),
+            "mode transport".to_string(),
+            "replay-window 32".to_string(),
+            format!("{kernel_auth} {auth_key}"),
+            format!("enc cbc(aes) {enc_key}"),
+        ] {
+            assert!(
+                state.contains(&want),
+                "no {want:?} in ip xfrm state:\n{state}"
+            );
+        }
+    }
+}
+
+/// The key file `keymgr` reads for the two SAs of [`install_sas`].
+fn key_file(k: &Keys, client_ip: IpAddr, server_ip: IpAddr) -> PathBuf {
+    let auth = auth_name(k);
     let text = format!(
         "# test keys\n{client_ip} {server_ip} {SPI_FWD:#x} aes-cbc 0x{} {auth} 0x{}\n\
          {server_ip} {client_ip} {SPI_BACK:#x} aes-cbc 0x{} {auth} 0x{}\n",
@@ -646,8 +739,9 @@ fn plain_exchange_is_not_protected(link: &VethLink, port: u16) {
 fn examples_exchange_data_over_esp_with_both_encodings_and_a_plain_socket_is_not_protected() {
     let _ns = fresh_netns();
     let link = veth_link("10.80.0.1/24", "10.80.0.2/24");
+    // Keyed by hand with the pfkey command, as the issue's walkthrough does.
     for ns in [&link.left, &link.right] {
-        install_sas(ns, &MD5_KEYS, link.left_addr, link.right_addr);
+        pfkey_add_sas(ns, &MD5_KEYS, link.left_addr, link.right_addr);
     }
     exchange_over_esp(
         &link,
@@ -892,15 +986,118 @@ fn bypass_on_a_socket_passes_in_clear_under_a_global_require_policy() {
 
 // ----- the ACQUIRE path with the example key manager -----
 
-/// The ACQUIRE path: the server's host is keyed, the client's host is not. Returns the
-/// keymgr's answer line and the client's final run.
-fn acquire_path(link: &VethLink, args: &[&str]) -> (String, Run) {
+/// Starts `pfkey -v --json monitor` in `ns` and waits until its socket is promiscuous (the
+/// `-v` note on standard error; the rest of its standard error goes to the test's).
+fn start_monitor(ns: &Netns) -> Spawned {
+    let mut cmd = ns.command(pfkey_path());
+    cmd.args(["-v", "--json", "monitor"]).stderr(Stdio::piped());
+    let mut monitor = Spawned::start(cmd, "pfkey monitor");
+    let stderr = monitor.child.stderr.take().expect("piped stderr");
+    let (ready_tx, ready) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if line.contains("monitoring PF_KEY messages") {
+                let _ = ready_tx.send(());
+            } else {
+                eprintln!("pfkey monitor: {line}");
+            }
+        }
+    });
+    let timeout = Duration::from_secs(10);
+    if ready.recv_timeout(timeout).is_err() {
+        let status = monitor.child.try_wait();
+        panic!("pfkey monitor did not start within {timeout:?} (status {status:?})");
+    }
+    monitor
+}
+
+/// The extension of type `ty` in a Message object of `pfkey --json` (pfkey-cli/JSON.md).
+fn json_ext<'a>(msg: &'a Value, ty: &str) -> Option<&'a Value> {
+    msg["extensions"]
+        .as_array()?
+        .iter()
+        .find(|e| e["type"] == ty)
+}
+
+/// Waits for the ACQUIRE that `pfkey monitor --json` prints and checks it against the one
+/// the library's registered socket received (`a`) and against the test's setup: an ESP SA
+/// from `src` to `dst` for the client socket's outbound policy. Returns the message.
+fn monitor_shows_acquire(
+    monitor: &mut Spawned,
+    a: &pfkey::client::Acquire,
+    src: IpAddr,
+    dst: IpAddr,
+) -> Value {
+    let line = monitor.wait_for("\"type\":\"ACQUIRE\"", Duration::from_secs(5));
+    let m: Value = serde_json::from_str(&line)
+        .unwrap_or_else(|e| panic!("pfkey monitor printed a line that is not JSON ({e}): {line}"));
+    let field = |ext: &str, name: &str| -> Value {
+        json_ext(&m, ext).unwrap_or_else(|| panic!("no {ext} in the monitor's ACQUIRE: {line}"))
+            [name]
+            .clone()
+    };
+    assert_eq!(
+        (&m["type"], &m["satype"], &m["errno"], &m["pid"]),
+        (&"ACQUIRE".into(), &"esp".into(), &0.into(), &0.into()),
+        "a kernel-originated ESP ACQUIRE: {line}"
+    );
+    assert_eq!(m["seq"], a.seq, "the same ACQUIRE as the library's: {line}");
+    assert_eq!(field("ADDRESS_SRC", "address"), src.to_string(), "{line}");
+    assert_eq!(field("ADDRESS_DST", "address"), dst.to_string(), "{line}");
+    let id = field("X_POLICY", "id")
+        .as_u64()
+        .unwrap_or_else(|| panic!("X_POLICY id is not a number: {line}"));
+    assert_eq!(
+        id & 7,
+        4,
+        "the client socket's outbound policy asked: {line}"
+    );
+    assert_eq!(id, u64::from(a.policy_id), "{line}");
+    // af_key's pfkey_send_acquire reports every policy as outbound, socket ones too.
+    assert_eq!(field("X_POLICY", "dir"), "out", "{line}");
+    assert_eq!(field("X_POLICY", "policy_type"), "ipsec", "{line}");
+    m
+}
+
+/// Stops `pfkey monitor` with SIGTERM: it exits 0 and every line it printed is JSON.
+fn stop_monitor(mut monitor: Spawned) {
+    monitor.signal(nix::sys::signal::Signal::SIGTERM);
+    assert_eq!(
+        monitor.wait_exit(Duration::from_secs(5)),
+        0,
+        "pfkey monitor after SIGTERM"
+    );
+    for line in monitor.all_output(Duration::from_secs(5)) {
+        assert!(
+            serde_json::from_str::<Value>(&line).is_ok(),
+            "pfkey monitor --json printed a line that is not JSON: {line}"
+        );
+    }
+}
+
+/// What [`acquire_path`] saw.
+struct AcquirePath {
+    /// The ACQUIRE as `pfkey monitor --json` printed it.
+    acquire: Value,
+    /// The keymgr's answer line.
+    keymgr: String,
+    /// The client's final run.
+    run: Run,
+}
+
+/// The ACQUIRE path: the server's host is keyed, the client's host is not; `pfkey monitor
+/// --json` watches the client's host while the client first connects without SAs.
+fn acquire_path(link: &VethLink, args: &[&str]) -> AcquirePath {
     install_sas(&link.right, &MD5_KEYS, link.left_addr, link.right_addr);
     let addr = SocketAddr::new(link.right_addr, 7000);
     let mut server = start_server(&link.right, addr, args);
 
-    // 1. No SA, a registered observer: the kernel asks, nothing passes. The connect
-    //    fails at once (EAGAIN): per-socket policies get no blackhole route.
+    // 1. No SA; a registered socket stands in for a key manager that does not answer
+    //    (the monitor only watches: it is promiscuous, not registered). The kernel asks,
+    //    the monitor shows it, nothing passes. The connect fails at once (EAGAIN):
+    //    per-socket policies get no blackhole route.
+    let mut monitor = start_monitor(&link.left);
     let mut events = client();
     events.register(SaType::Esp).expect("register");
     let run = run_client(&link.left, addr, "too early", args);
@@ -919,6 +1116,8 @@ fn acquire_path(link: &VethLink, args: &[&str]) -> (String, Run) {
         4,
         "the client socket's outbound policy asked"
     );
+    let acquire = monitor_shows_acquire(&mut monitor, &a, link.left_addr, link.right_addr);
+    stop_monitor(monitor);
     assert!(
         !server.output().iter().any(|l| l.contains("received")),
         "data reached the server"
@@ -950,7 +1149,30 @@ fn acquire_path(link: &VethLink, args: &[&str]) -> (String, Run) {
     let line = km.wait_for("acquire seq", Duration::from_secs(5));
     assert_eq!(km.wait_exit(Duration::from_secs(5)), 0);
     let _ = std::fs::remove_file(keys);
-    (line, run)
+    AcquirePath {
+        acquire,
+        keymgr: line,
+        run,
+    }
+}
+
+/// The algorithm combinations of an ACQUIRE's PROPOSAL as `pfkey --json` shows them:
+/// (auth, encrypt) names.
+fn json_proposal(acquire: &Value) -> Vec<(String, String)> {
+    json_ext(acquire, "PROPOSAL")
+        .and_then(|p| p["combs"].as_array())
+        .map(|combs| {
+            combs
+                .iter()
+                .map(|c| {
+                    (
+                        c["auth"].as_str().unwrap_or("?").to_string(),
+                        c["encrypt"].as_str().unwrap_or("?").to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 const KEYMGR_ANSWER: &str = "getspi 0x00001001, update (aes-cbc + hmac-md5), add 0x00001002";
@@ -959,7 +1181,16 @@ const KEYMGR_ANSWER: &str = "getspi 0x00001001, update (aes-cbc + hmac-md5), add
 fn without_sas_the_kernel_acquires_and_the_example_key_manager_completes_the_connection() {
     let _ns = fresh_netns();
     let link = veth_link("10.84.0.1/24", "10.84.0.2/24");
-    let (line, run) = acquire_path(&link, &["--encoding", "xfrm", "--algorithms", "md5"]);
+    let AcquirePath {
+        acquire,
+        keymgr: line,
+        run,
+    } = acquire_path(&link, &["--encoding", "xfrm", "--algorithms", "md5"]);
+    assert_eq!(
+        json_proposal(&acquire),
+        [("hmac-md5".to_string(), "aes-cbc".to_string())],
+        "the monitor shows the socket's algorithm mask as the proposal: {acquire}"
+    );
     assert!(line.contains(KEYMGR_ANSWER), "{line}");
     assert!(run.ok(), "{run:?}");
     assert_eq!(run.stdout.trim(), "after the acquire");
@@ -970,7 +1201,16 @@ fn without_sas_the_kernel_acquires_and_the_example_key_manager_completes_the_con
 fn with_the_pfkey_encoding_the_kernel_acquires_but_cannot_send_once_the_sas_exist() {
     let _ns = fresh_netns();
     let link = veth_link("10.86.0.1/24", "10.86.0.2/24");
-    let (line, run) = acquire_path(&link, &["--encoding", "pfkey"]);
+    let AcquirePath {
+        acquire,
+        keymgr: line,
+        run,
+    } = acquire_path(&link, &["--encoding", "pfkey"]);
+    assert_eq!(
+        json_proposal(&acquire),
+        [],
+        "PF_KEY templates carry no algorithms: {acquire}"
+    );
     assert!(line.contains(KEYMGR_ANSWER), "{line}");
     assert!(!run.ok(), "{run:?}");
     assert!(run.stderr.contains("(os error 22)"), "{run:?}");
