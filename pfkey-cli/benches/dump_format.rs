@@ -6,8 +6,10 @@
 //!
 //! Run: `cargo bench -p pfkey-cli --bench dump_format [-- N]` (N = 100000 by default);
 //! prints ns per SA for each format (best of 5 runs). For instruction counts, run the
-//! bench binary under `valgrind --tool=callgrind` with two values of N and divide the
-//! difference by the difference in N.
+//! bench binary under `valgrind --tool=callgrind` with a format name (`decode`, `text`,
+//! `json`) and two values of N, and divide the
+//! difference by the difference in N. `print` writes every SA fixture in both formats
+//! instead, to compare two versions' output byte for byte.
 
 use std::hint::black_box;
 use std::io::{self, BufWriter, Write};
@@ -27,10 +29,10 @@ mod output {
 
 use output::{json, sa};
 
-/// The fixture's bytes (hex lines after `#` comments).
-fn fixture() -> Vec<u8> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/dump-esp-sa.hex");
-    let text = std::fs::read_to_string(path).expect("fixtures/dump-esp-sa.hex");
+/// A fixture's bytes (hex lines after `#` comments).
+fn fixture(name: &str) -> Vec<u8> {
+    let path = format!("{}/../fixtures/{name}.hex", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).expect(&path);
     let hex: String = text
         .lines()
         .filter(|l| !l.starts_with('#'))
@@ -40,25 +42,86 @@ fn fixture() -> Vec<u8> {
     hex::decode(hex).expect("hex fixture")
 }
 
-/// 1000 distinct dump entries: SPI 0x1000 + i, source 10.0.x.y.
+/// 1000 distinct dump entries: SPI 0x1000 + i, source 10.0.x.y, added 16 to a second
+/// (the lab adds thousands a second; fewer per second is the harder case).
 fn entries() -> Vec<Vec<u8>> {
-    let base = fixture();
+    let base = fixture("dump-esp-sa");
+    let find = |what: &[u8]| {
+        base.windows(what.len())
+            .position(|w| w == what)
+            .expect("field in the fixture")
+    };
     // SPI: the SA extension follows the 16-byte header; sadb_sa_spi is at its offset 4.
     let spi_at = 16 + 4;
-    let src_at = base
-        .windows(4)
-        .position(|w| w == [10, 0, 0, 1])
-        .expect("source address in the fixture");
+    let src_at = find(&[10, 0, 0, 1]);
+    let msg = Message::parse(&base).expect("fixture parses");
+    let added = msg
+        .lifetime_current()
+        .expect("current lifetime")
+        .addtime
+        .get();
+    let added_at = find(&added.to_ne_bytes());
     (0..1000u32)
         .map(|i| {
             let mut m = base.clone();
             m[spi_at..spi_at + 4].copy_from_slice(&(0x1000 + i).to_be_bytes());
             m[src_at + 2] = (i >> 8) as u8;
             m[src_at + 3] = i as u8;
+            let t = added - u64::from(i / 16);
+            m[added_at..added_at + 8].copy_from_slice(&t.to_ne_bytes());
             Message::parse(&m).expect("entry parses");
             m
         })
         .collect()
+}
+
+/// Every SA fixture in text and JSON, keys hidden and shown, at several ages: to compare
+/// the output of two versions of the formatting code byte for byte.
+fn print_all() -> io::Result<()> {
+    let mut w = BufWriter::new(io::stdout().lock());
+    for name in [
+        "dump-esp-sa",
+        "dump-esp-sa-proxy",
+        "get-esp-sa",
+        "add-esp-reply",
+        "add-esp6-reply",
+        "add-esp6-natt",
+        "add-ipcomp-reply",
+        "delete-esp-reply",
+        "getspi-reply",
+    ] {
+        let bytes = fixture(name);
+        let msg = Message::parse(&bytes).expect("fixture parses");
+        let sa = SaInfo::from_message(&msg).expect("fixture is an SA");
+        // The same SA with everything a fixture leaves at zero, and unknown values.
+        let mut odd = sa.clone();
+        odd.flags = 0x8000_0003;
+        odd.replay = 0;
+        odd.state = pfkey::wire::SaState::from_value(9);
+        odd.mode = pfkey::wire::Mode::from_value(7);
+        odd.auth = 250;
+        odd.encrypt = 0;
+        let life = |bytes, allocations, addtime, usetime| pfkey::repr::Lifetime {
+            allocations,
+            bytes,
+            addtime,
+            usetime,
+        };
+        let added = sa.current.as_ref().map_or(1_795_765_849, |c| c.addtime);
+        odd.hard = Some(life(100 << 20, 1000, 86_400, 5400));
+        odd.soft = Some(life(1536, 0, 0, 61));
+        odd.current = Some(life(u64::MAX, u32::MAX, added, added + 7));
+        for sa in [sa, odd] {
+            for now in [0, added, added + 59, added + 3661, added + 90_061] {
+                for show_keys in [false, true] {
+                    writeln!(w, "== {name} now={now} show_keys={show_keys}")?;
+                    sa::write_text(&mut w, &sa, show_keys, now)?;
+                    json::line(&mut w, &sa::json(&sa, show_keys))?;
+                }
+            }
+        }
+    }
+    w.flush()
 }
 
 #[derive(Clone, Copy)]
@@ -95,6 +158,9 @@ fn main() -> io::Result<()> {
     // `cargo bench` passes `--bench`; the first number given is N, and a format name
     // (`decode`, `text`, `json`) runs only that format, once (for callgrind).
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "print") {
+        return print_all();
+    }
     let n = args
         .iter()
         .find_map(|a| a.parse::<usize>().ok())
