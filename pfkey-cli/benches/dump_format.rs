@@ -7,9 +7,9 @@
 //! Run: `cargo bench -p pfkey-cli --bench dump_format [-- N]` (N = 100000 by default);
 //! prints ns per SA for each format (best of 5 runs). For instruction counts, run the
 //! bench binary under `valgrind --tool=callgrind` with a format name (`decode`, `text`,
-//! `json`) and two values of N, and divide the
-//! difference by the difference in N. `print` writes every SA fixture in both formats
-//! instead, to compare two versions' output byte for byte.
+//! `json`) and two values of N, and divide the difference by the difference in N.
+//! `print` writes every SA fixture in both formats instead, to compare two versions'
+//! output byte for byte.
 
 use std::hint::black_box;
 use std::io::{self, BufWriter, Write};

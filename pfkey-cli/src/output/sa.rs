@@ -5,6 +5,7 @@
 //! entry, a GET reply). Keys are shown only when asked: the text says `<hidden>`, the
 //! JSON leaves the `key` field out.
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 use std::net::IpAddr;
 
@@ -37,14 +38,19 @@ fn num(w: &mut impl Write, n: impl itoa::Integer) -> io::Result<()> {
     w.write_all(itoa::Buffer::new().format(n).as_bytes())
 }
 
-/// `0x%08x`.
-fn hex32(w: &mut impl Write, v: u32) -> io::Result<()> {
+/// `0x%08x`, as ASCII.
+fn hex32_text(v: u32) -> [u8; 10] {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut text = *b"0x00000000";
     for (i, d) in text[2..].iter_mut().enumerate() {
         *d = DIGITS[(v >> (28 - 4 * i) & 0xf) as usize];
     }
-    w.write_all(&text)
+    text
+}
+
+/// `0x%08x`.
+fn hex32(w: &mut impl Write, v: u32) -> io::Result<()> {
+    w.write_all(&hex32_text(v))
 }
 
 /// An IP address as `Display` writes it (IPv4 dotted quads without `fmt`).
@@ -404,25 +410,51 @@ impl std::fmt::Debug for HexKey<'_> {
     }
 }
 
+/// A name from a table (`esp`, `aes-cbc`), or the text made for a value the table does
+/// not know (`unknown(9)`): borrowed in the common case, so building the view of an SA
+/// allocates nothing.
+pub type Name = Cow<'static, str>;
+
+/// The name of a wire enum value, as its `Display` shows it.
+fn enum_name(name: Option<&'static str>, value: impl std::fmt::Display) -> Name {
+    name.map_or_else(|| Cow::Owned(value.to_string()), Cow::Borrowed)
+}
+
+/// An algorithm's name, as [`display_id`] shows it.
+fn alg_json_name(kind: AlgKind, id: u8) -> Name {
+    enum_name(by_id(kind, id).map(|a| a.name), display_id(kind, id))
+}
+
+/// An SPI serialised as `0x%08x`, without making a `String`.
+#[derive(Debug, Clone, Copy)]
+pub struct SpiHex(pub u32);
+
+impl Serialize for SpiHex {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let text = hex32_text(self.0);
+        s.serialize_str(std::str::from_utf8(&text).map_err(serde::ser::Error::custom)?)
+    }
+}
+
 /// One SA (JSON.md, "SA").
 #[derive(Debug, Serialize)]
 pub struct SaJson<'a> {
     /// `esp`, `ah`, `ipcomp`.
-    pub satype: String,
+    pub satype: Name,
     /// `sadb_msg_satype`.
     pub satype_id: u8,
     /// SPI (CPI for IPComp), host order.
     pub spi: u32,
     /// The SPI as `0x%08x`.
-    pub spi_hex: String,
+    pub spi_hex: SpiHex,
     /// Source address.
     pub src: IpAddr,
     /// Destination address.
     pub dst: IpAddr,
     /// `larval`, `mature`, `dying`, `dead`.
-    pub state: String,
+    pub state: Name,
     /// `transport`, `tunnel`, `beet`, `any`.
-    pub mode: String,
+    pub mode: Name,
     /// Request id.
     pub reqid: u32,
     /// Replay window in packets (0: off).
@@ -451,7 +483,7 @@ pub struct SaJson<'a> {
 #[derive(Debug, Serialize)]
 pub struct AlgJson<'a> {
     /// Canonical name (`aes-cbc`, `hmac-sha256`, `unknown (N)`).
-    pub name: String,
+    pub name: Name,
     /// SADB algorithm id.
     pub id: u8,
     /// Key length in bits (0 for none).
@@ -465,7 +497,7 @@ pub struct AlgJson<'a> {
 #[derive(Debug, Serialize)]
 pub struct CompJson {
     /// Canonical name (`deflate`).
-    pub name: String,
+    pub name: Name,
     /// SADB compression id.
     pub id: u8,
 }
@@ -549,7 +581,7 @@ pub struct SecCtxJson {
 
 fn alg_json<'a>(kind: AlgKind, id: u8, key: Option<&'a Key>, show_keys: bool) -> AlgJson<'a> {
     AlgJson {
-        name: display_id(kind, id).to_string(),
+        name: alg_json_name(kind, id),
         id,
         key_bits: key.map_or(0, |k| k.bits),
         key: key
@@ -574,7 +606,7 @@ pub fn json(sa: &SaInfo, show_keys: bool) -> SaJson<'_> {
             None,
             None,
             Some(CompJson {
-                name: display_id(AlgKind::Compress, sa.encrypt).to_string(),
+                name: alg_json_name(AlgKind::Compress, sa.encrypt),
                 id: sa.encrypt,
             }),
         ),
@@ -587,14 +619,14 @@ pub fn json(sa: &SaInfo, show_keys: bool) -> SaJson<'_> {
         }
     };
     SaJson {
-        satype: sa.satype.to_string(),
+        satype: enum_name(sa.satype.name(), sa.satype),
         satype_id: sa.satype.value(),
         spi: sa.spi,
-        spi_hex: format!("0x{:08x}", sa.spi),
+        spi_hex: SpiHex(sa.spi),
         src: sa.src.addr.ip(),
         dst: sa.dst.addr.ip(),
-        state: sa.state.to_string(),
-        mode: sa.mode.to_string(),
+        state: enum_name(sa.state.name(), sa.state),
+        mode: enum_name(sa.mode.name(), sa.mode),
         reqid: sa.reqid,
         replay: sa.replay,
         flags: sa.flags,
