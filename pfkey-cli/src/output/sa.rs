@@ -5,10 +5,11 @@
 //! entry, a GET reply). Keys are shown only when asked: the text says `<hidden>`, the
 //! JSON leaves the `key` field out.
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 use std::net::IpAddr;
 
-use pfkey::alg::{display_id, AlgKind};
+use pfkey::alg::{by_id, display_id, AlgKind};
 use pfkey::client::SaInfo;
 use pfkey::render::{ip_proto_name, SA_FLAG_NAMES};
 use pfkey::repr::{Key, Lifetime};
@@ -27,29 +28,85 @@ fn zone() -> &'static jiff::tz::TimeZone {
     ZONE.get_or_init(jiff::tz::TimeZone::system)
 }
 
-/// A span of seconds as `1h30m`, `2d`, `45s` (the forms `--hard-time` accepts).
-pub fn span(secs: u64) -> String {
-    if secs == 0 {
-        return "0s".into();
+// The text block is written piece by piece straight into the (buffered) writer: no
+// `String` per line, no `format!`, and integers through `itoa` rather than the `fmt`
+// machinery. A dump prints tens of thousands of blocks, and under emulation every
+// instruction counts.
+
+/// An integer in decimal.
+fn num(w: &mut impl Write, n: impl itoa::Integer) -> io::Result<()> {
+    w.write_all(itoa::Buffer::new().format(n).as_bytes())
+}
+
+/// `0x%08x`, as ASCII.
+fn hex32_text(v: u32) -> [u8; 10] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = *b"0x00000000";
+    for (i, d) in text[2..].iter_mut().enumerate() {
+        *d = DIGITS[(v >> (28 - 4 * i) & 0xf) as usize];
     }
-    let mut out = String::new();
+    text
+}
+
+/// `0x%08x`.
+fn hex32(w: &mut impl Write, v: u32) -> io::Result<()> {
+    w.write_all(&hex32_text(v))
+}
+
+/// An IP address as `Display` writes it (IPv4 dotted quads without `fmt`).
+fn ip(w: &mut impl Write, addr: IpAddr) -> io::Result<()> {
+    match addr {
+        IpAddr::V4(a) => {
+            let [a, b, c, d] = a.octets();
+            num(w, a)?;
+            for o in [b, c, d] {
+                w.write_all(b".")?;
+                num(w, o)?;
+            }
+            Ok(())
+        }
+        IpAddr::V6(a) => write!(w, "{a}"),
+    }
+}
+
+/// A wire enum's name (`esp`, `mature`), or its `Display` (`unknown(N)`) when unnamed.
+fn name(w: &mut impl Write, name: Option<&str>, value: impl std::fmt::Display) -> io::Result<()> {
+    match name {
+        Some(n) => w.write_all(n.as_bytes()),
+        None => write!(w, "{value}"),
+    }
+}
+
+/// An algorithm's name, as [`display_id`] shows it.
+fn alg_name(w: &mut impl Write, kind: AlgKind, id: u8) -> io::Result<()> {
+    name(w, by_id(kind, id).map(|a| a.name), display_id(kind, id))
+}
+
+/// A span of seconds as `1h30m`, `2d`, `45s` (the forms `--hard-time` accepts).
+fn write_span(w: &mut impl Write, secs: u64) -> io::Result<()> {
+    if secs == 0 {
+        return w.write_all(b"0s");
+    }
     let mut rest = secs;
     for (unit, n) in [("d", 86_400), ("h", 3600), ("m", 60), ("s", 1)] {
         let q = rest / n;
         if q > 0 {
-            out.push_str(&format!("{q}{unit}"));
+            num(w, q)?;
+            w.write_all(unit.as_bytes())?;
             rest %= n;
         }
     }
-    out
+    Ok(())
 }
 
 /// A byte count, with a binary-unit approximation from 1 KiB on:
 /// `512 bytes`, `104857600 bytes (100 MiB)`.
-pub fn byte_count(n: u64) -> String {
+fn write_byte_count(w: &mut impl Write, n: u64) -> io::Result<()> {
     const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    num(w, n)?;
+    w.write_all(b" bytes")?;
     if n < 1024 {
-        return format!("{n} bytes");
+        return Ok(());
     }
     let mut v = n as f64 / 1024.0;
     let mut unit = 0;
@@ -59,7 +116,7 @@ pub fn byte_count(n: u64) -> String {
     }
     let approx = format!("{v:.1}");
     let approx = approx.strip_suffix(".0").unwrap_or(&approx);
-    format!("{n} bytes ({approx} {})", UNITS[unit])
+    write!(w, " ({approx} {})", UNITS[unit])
 }
 
 /// A Unix time as local time (`TZ`, `/etc/localtime`; UTC when neither is set):
@@ -76,13 +133,34 @@ pub fn local_time(t: u64) -> String {
     formatted.unwrap_or_else(|| format!("@{t}"))
 }
 
+/// [`local_time`], remembering the last time formatted: the SAs of a dump were mostly
+/// added in batches, so neighbours share their second, and the time-zone conversion
+/// costs more than all the rest of a text block.
+fn write_local_time(w: &mut impl Write, t: u64) -> io::Result<()> {
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<(u64, String)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    LAST.with_borrow_mut(|last| {
+        let text = match last {
+            Some((at, text)) if *at == t => text,
+            _ => &last.insert((t, local_time(t))).1,
+        };
+        w.write_all(text.as_bytes())
+    })
+}
+
 /// `2026-11-27 08:05:12 UTC (3m5s ago)`.
-fn time_and_age(t: u64, now: u64) -> String {
-    let when = local_time(t);
+fn time_and_age(w: &mut impl Write, t: u64, now: u64) -> io::Result<()> {
+    write_local_time(w, t)?;
     if now >= t {
-        format!("{when} ({} ago)", span(now - t))
+        w.write_all(b" (")?;
+        write_span(w, now - t)?;
+        w.write_all(b" ago)")
     } else {
-        format!("{when} (in {})", span(t - now))
+        w.write_all(b" (in ")?;
+        write_span(w, t - now)?;
+        w.write_all(b")")
     }
 }
 
@@ -125,8 +203,12 @@ fn interesting_proxy(sa: &SaInfo) -> Option<&pfkey::repr::Address> {
     sa.proxy.as_ref().filter(|p| p.prefix_len != 0)
 }
 
+/// `  name` padded to the label column.
 fn label(w: &mut impl Write, name: &str) -> io::Result<()> {
-    write!(w, "  {name:<LABEL$}")
+    const PAD: &[u8; LABEL] = b"            ";
+    w.write_all(b"  ")?;
+    w.write_all(name.as_bytes())?;
+    w.write_all(&PAD[name.len().min(LABEL)..])
 }
 
 /// `aes-cbc, 128-bit key <hidden>` / `… key 0x0011…`.
@@ -137,71 +219,86 @@ fn write_alg(
     key: Option<&Key>,
     show_keys: bool,
 ) -> io::Result<()> {
-    write!(w, "{}", display_id(kind, id))?;
+    alg_name(w, kind, id)?;
     match key {
         Some(k) if k.bits > 0 => {
-            write!(w, ", {}-bit key ", k.bits)?;
+            w.write_all(b", ")?;
+            num(w, k.bits)?;
+            w.write_all(b"-bit key ")?;
             if show_keys {
+                let text = Zeroizing::new(hex::encode(&k.data[..]));
                 w.write_all(b"0x")?;
-                for b in k.data.iter() {
-                    write!(w, "{b:02x}")?;
-                }
+                w.write_all(text.as_bytes())?;
             } else {
                 w.write_all(b"<hidden>")?;
             }
         }
-        Some(_) => write!(w, ", no key")?,
+        Some(_) => w.write_all(b", no key")?,
         None => {}
     }
-    writeln!(w)
+    w.write_all(b"\n")
 }
 
-/// The parts of a hard or soft lifetime that are set, or `none`.
-fn limits(l: &Lifetime) -> String {
-    let mut parts = Vec::new();
+/// The parts of a hard or soft lifetime that are set, or `none`, and a newline.
+fn limits(w: &mut impl Write, l: &Lifetime) -> io::Result<()> {
+    let mut sep: &[u8] = b"";
     if l.addtime != 0 {
-        parts.push(format!("{} after add", span(l.addtime)));
+        write_span(w, l.addtime)?;
+        w.write_all(b" after add")?;
+        sep = b", ";
     }
     if l.usetime != 0 {
-        parts.push(format!("{} after first use", span(l.usetime)));
+        w.write_all(sep)?;
+        write_span(w, l.usetime)?;
+        w.write_all(b" after first use")?;
+        sep = b", ";
     }
     if l.bytes != 0 {
-        parts.push(byte_count(l.bytes));
+        w.write_all(sep)?;
+        write_byte_count(w, l.bytes)?;
+        sep = b", ";
     }
     if l.allocations != 0 {
-        parts.push(format!("{} packets", l.allocations));
+        w.write_all(sep)?;
+        num(w, l.allocations)?;
+        w.write_all(b" packets")?;
+        sep = b", ";
     }
-    if parts.is_empty() {
-        "none".into()
-    } else {
-        parts.join(", ")
+    if sep.is_empty() {
+        w.write_all(b"none")?;
     }
+    w.write_all(b"\n")
 }
 
 /// Writes one SA as a text block: a title line (protocol, SPI in hex and decimal,
 /// endpoints) and one indented `label value` line per property, then nothing else (the
 /// caller separates blocks). `now` is the current Unix time, for ages.
 pub fn write_text(w: &mut impl Write, sa: &SaInfo, show_keys: bool, now: u64) -> io::Result<()> {
-    writeln!(
-        w,
-        "{} spi 0x{:08x} ({}) {} -> {}",
-        sa.satype,
-        sa.spi,
-        sa.spi,
-        sa.src.addr.ip(),
-        sa.dst.addr.ip()
-    )?;
+    name(w, sa.satype.name(), sa.satype)?;
+    w.write_all(b" spi ")?;
+    hex32(w, sa.spi)?;
+    w.write_all(b" (")?;
+    num(w, sa.spi)?;
+    w.write_all(b") ")?;
+    ip(w, sa.src.addr.ip())?;
+    w.write_all(b" -> ")?;
+    ip(w, sa.dst.addr.ip())?;
+    w.write_all(b"\n")?;
     label(w, "state")?;
-    writeln!(w, "{}", sa.state)?;
+    name(w, sa.state.name(), sa.state)?;
+    w.write_all(b"\n")?;
     label(w, "mode")?;
-    writeln!(w, "{}", sa.mode)?;
+    name(w, sa.mode.name(), sa.mode)?;
+    w.write_all(b"\n")?;
     label(w, "reqid")?;
-    writeln!(w, "{}", sa.reqid)?;
+    num(w, sa.reqid)?;
+    w.write_all(b"\n")?;
     label(w, "replay")?;
     if sa.replay == 0 {
-        writeln!(w, "off")?;
+        w.write_all(b"off\n")?;
     } else {
-        writeln!(w, "{} packets", sa.replay)?;
+        num(w, sa.replay)?;
+        w.write_all(b" packets\n")?;
     }
     match sa.satype {
         SaType::IpComp => {
@@ -264,24 +361,29 @@ pub fn write_text(w: &mut impl Write, sa: &SaInfo, show_keys: bool, now: u64) ->
     }
     if let Some(h) = &sa.hard {
         label(w, "hard limit")?;
-        writeln!(w, "{}", limits(h))?;
+        limits(w, h)?;
     }
     if let Some(s) = &sa.soft {
         label(w, "soft limit")?;
-        writeln!(w, "{}", limits(s))?;
+        limits(w, s)?;
     }
     if let Some(c) = &sa.current {
         label(w, "current")?;
-        writeln!(w, "{}, {} packets", byte_count(c.bytes), c.allocations)?;
+        write_byte_count(w, c.bytes)?;
+        w.write_all(b", ")?;
+        num(w, c.allocations)?;
+        w.write_all(b" packets\n")?;
         if c.addtime != 0 {
             label(w, "added")?;
-            writeln!(w, "{}", time_and_age(c.addtime, now))?;
+            time_and_age(w, c.addtime, now)?;
+            w.write_all(b"\n")?;
         }
         label(w, "first use")?;
         if c.usetime == 0 {
-            writeln!(w, "never")?;
+            w.write_all(b"never\n")?;
         } else {
-            writeln!(w, "{}", time_and_age(c.usetime, now))?;
+            time_and_age(w, c.usetime, now)?;
+            w.write_all(b"\n")?;
         }
     }
     Ok(())
@@ -308,25 +410,51 @@ impl std::fmt::Debug for HexKey<'_> {
     }
 }
 
+/// A name from a table (`esp`, `aes-cbc`), or the text made for a value the table does
+/// not know (`unknown(9)`): borrowed in the common case, so building the view of an SA
+/// allocates nothing.
+pub type Name = Cow<'static, str>;
+
+/// The name of a wire enum value, as its `Display` shows it.
+fn enum_name(name: Option<&'static str>, value: impl std::fmt::Display) -> Name {
+    name.map_or_else(|| Cow::Owned(value.to_string()), Cow::Borrowed)
+}
+
+/// An algorithm's name, as [`display_id`] shows it.
+fn alg_json_name(kind: AlgKind, id: u8) -> Name {
+    enum_name(by_id(kind, id).map(|a| a.name), display_id(kind, id))
+}
+
+/// An SPI serialised as `0x%08x`, without making a `String`.
+#[derive(Debug, Clone, Copy)]
+pub struct SpiHex(pub u32);
+
+impl Serialize for SpiHex {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let text = hex32_text(self.0);
+        s.serialize_str(std::str::from_utf8(&text).map_err(serde::ser::Error::custom)?)
+    }
+}
+
 /// One SA (JSON.md, "SA").
 #[derive(Debug, Serialize)]
 pub struct SaJson<'a> {
     /// `esp`, `ah`, `ipcomp`.
-    pub satype: String,
+    pub satype: Name,
     /// `sadb_msg_satype`.
     pub satype_id: u8,
     /// SPI (CPI for IPComp), host order.
     pub spi: u32,
     /// The SPI as `0x%08x`.
-    pub spi_hex: String,
+    pub spi_hex: SpiHex,
     /// Source address.
     pub src: IpAddr,
     /// Destination address.
     pub dst: IpAddr,
     /// `larval`, `mature`, `dying`, `dead`.
-    pub state: String,
+    pub state: Name,
     /// `transport`, `tunnel`, `beet`, `any`.
-    pub mode: String,
+    pub mode: Name,
     /// Request id.
     pub reqid: u32,
     /// Replay window in packets (0: off).
@@ -355,7 +483,7 @@ pub struct SaJson<'a> {
 #[derive(Debug, Serialize)]
 pub struct AlgJson<'a> {
     /// Canonical name (`aes-cbc`, `hmac-sha256`, `unknown (N)`).
-    pub name: String,
+    pub name: Name,
     /// SADB algorithm id.
     pub id: u8,
     /// Key length in bits (0 for none).
@@ -369,7 +497,7 @@ pub struct AlgJson<'a> {
 #[derive(Debug, Serialize)]
 pub struct CompJson {
     /// Canonical name (`deflate`).
-    pub name: String,
+    pub name: Name,
     /// SADB compression id.
     pub id: u8,
 }
@@ -453,7 +581,7 @@ pub struct SecCtxJson {
 
 fn alg_json<'a>(kind: AlgKind, id: u8, key: Option<&'a Key>, show_keys: bool) -> AlgJson<'a> {
     AlgJson {
-        name: display_id(kind, id).to_string(),
+        name: alg_json_name(kind, id),
         id,
         key_bits: key.map_or(0, |k| k.bits),
         key: key
@@ -478,7 +606,7 @@ pub fn json(sa: &SaInfo, show_keys: bool) -> SaJson<'_> {
             None,
             None,
             Some(CompJson {
-                name: display_id(AlgKind::Compress, sa.encrypt).to_string(),
+                name: alg_json_name(AlgKind::Compress, sa.encrypt),
                 id: sa.encrypt,
             }),
         ),
@@ -491,14 +619,14 @@ pub fn json(sa: &SaInfo, show_keys: bool) -> SaJson<'_> {
         }
     };
     SaJson {
-        satype: sa.satype.to_string(),
+        satype: enum_name(sa.satype.name(), sa.satype),
         satype_id: sa.satype.value(),
         spi: sa.spi,
-        spi_hex: format!("0x{:08x}", sa.spi),
+        spi_hex: SpiHex(sa.spi),
         src: sa.src.addr.ip(),
         dst: sa.dst.addr.ip(),
-        state: sa.state.to_string(),
-        mode: sa.mode.to_string(),
+        state: enum_name(sa.state.name(), sa.state),
+        mode: enum_name(sa.mode.name(), sa.mode),
         reqid: sa.reqid,
         replay: sa.replay,
         flags: sa.flags,
@@ -650,6 +778,21 @@ mod tests {
         got.sort();
         doc.sort();
         assert_eq!(got, doc);
+    }
+
+    /// What a writer function writes, as a string.
+    fn text(f: impl Fn(&mut Vec<u8>) -> io::Result<()>) -> String {
+        let mut out = Vec::new();
+        f(&mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    fn span(secs: u64) -> String {
+        text(|w| write_span(w, secs))
+    }
+
+    fn byte_count(n: u64) -> String {
+        text(|w| write_byte_count(w, n))
     }
 
     #[test]
