@@ -1262,11 +1262,12 @@ impl<'s> Parser<'s> {
     /// A key: `0x…` hex (odd digit counts get a leading zero nibble, as setkey does) or a
     /// quoted string (its raw bytes); checked against the algorithm's sizes.
     fn key(&mut self, alg: &alg::Algorithm, opt: &str, kw: &str, ks: Span) -> PResult<Key> {
-        let sizes = alg.valid_sizes_text();
+        // Formatted only when a message needs it.
+        let sizes = &alg.key_bits;
         let Some(t) = self.peek() else {
             return Err(self.unterminated(kw, ks));
         };
-        let bytes: Zeroizing<Vec<u8>> = match t.kind {
+        let mut bytes: Zeroizing<Vec<u8>> = match t.kind {
             TokenKind::Str => {
                 self.pos += 1;
                 self.secrets.push(t.span);
@@ -1334,7 +1335,8 @@ impl<'s> Parser<'s> {
         if let Err(e) = alg.check_key_bits(u32::try_from(bits).unwrap_or(u32::MAX)) {
             return Err(self.error(t.span, format!("invalid key length: {e}")));
         }
-        Key::new(bytes.to_vec())
+        // Moved, not copied: `Key` zeroizes it from here on.
+        Key::new(std::mem::take(&mut *bytes))
             .map_err(|_| self.error(t.span, "key too long for PF_KEY (at most 8191 bytes)"))
     }
 
@@ -2087,16 +2089,10 @@ fn decode_hex_padded(hex: &str) -> Zeroizing<Vec<u8>> {
         }
     };
     let b = hex.as_bytes();
+    let (head, pairs) = b.split_at(b.len() % 2);
     let mut out = Zeroizing::new(Vec::with_capacity(b.len().div_ceil(2)));
-    let mut i = 0;
-    if b.len() % 2 == 1 {
-        out.push(nib(b[0]));
-        i = 1;
-    }
-    while i + 1 < b.len() {
-        out.push(nib(b[i]) << 4 | nib(b[i + 1]));
-        i += 2;
-    }
+    out.extend(head.iter().map(|&h| nib(h)));
+    out.extend(pairs.chunks_exact(2).map(|p| nib(p[0]) << 4 | nib(p[1])));
     out
 }
 
