@@ -204,7 +204,10 @@ pub fn read_secret(r: &mut impl Read, size_hint: usize) -> io::Result<SecretByte
     const CHUNK: usize = 64 * 1024;
     let mut buf: SecretBytes = Zeroizing::new(Vec::with_capacity(size_hint.saturating_add(1)));
     loop {
-        if buf.capacity() - buf.len() < CHUNK {
+        let room = buf.capacity() - buf.len();
+        // Once the expected size is read, the byte of room left is enough to see the end:
+        // no doubling (and clearing) of a buffer that is already full.
+        if room == 0 || (room < CHUNK && buf.len() != size_hint) {
             let want = buf.capacity().saturating_mul(2).max(buf.len() + CHUNK);
             let mut bigger: SecretBytes = Zeroizing::new(Vec::with_capacity(want));
             bigger.extend_from_slice(&buf);
@@ -292,17 +295,32 @@ impl Compiled {
 /// Parses `source` and lowers every statement; lowering errors (host names that do not
 /// resolve, …) join the diagnostics in source order.
 pub fn compile(source: &str, name: &str, opts: &LowerOptions, r: &dyn Resolver) -> Compiled {
+    compile_keeping(source, name, opts, r, true)
+}
+
+/// [`compile`], keeping the requests only if `keep` (a check needs only the diagnostics:
+/// each statement's requests are dropped as soon as they are made).
+fn compile_keeping(
+    source: &str,
+    name: &str,
+    opts: &LowerOptions,
+    r: &dyn Resolver,
+    keep: bool,
+) -> Compiled {
     let mut script = setkey::parse(source, name);
-    let mut requests = Vec::with_capacity(script.statements.len());
+    let mut requests = Vec::with_capacity(if keep { script.statements.len() } else { 0 });
     let mut extra = Vec::new();
     for i in 0..script.statements.len() {
-        match script.lower_statement(i, opts, r) {
-            Some(Ok(reqs)) => requests.push(reqs),
+        let reqs = match script.lower_statement(i, opts, r) {
+            Some(Ok(reqs)) => reqs,
             Some(Err(d)) => {
                 extra.push(d);
-                requests.push(Vec::new());
+                Vec::new()
             }
-            None => requests.push(Vec::new()),
+            None => Vec::new(),
+        };
+        if keep {
+            requests.push(reqs);
         }
     }
     if !extra.is_empty() {
@@ -385,7 +403,13 @@ fn check_sources(sources: &[Option<&Path>], out: &mut Output) -> Result<(), Fail
             }
             Err(f) => return Err(f),
         };
-        let c = compile(text, &name, &LowerOptions::default(), &SystemResolver);
+        let c = compile_keeping(
+            text,
+            &name,
+            &LowerOptions::default(),
+            &SystemResolver,
+            false,
+        );
         show_diagnostics(out, &c.script.diagnostics, true)?;
         let errors = c.errors();
         if errors > 0 {

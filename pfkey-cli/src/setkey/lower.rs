@@ -414,7 +414,9 @@ fn lower_add(a: &SaAdd, t: MsgType, r: &dyn Resolver) -> Result<Vec<Request>, Lo
     let satype = a.proto.satype();
     let mut out = Vec::with_capacity(pairs.len());
     for (s, d) in pairs {
-        let mut ext = Vec::new();
+        // Two keys, SA, SA2 and two addresses, plus one to spare; lifetimes, a security
+        // context or NAT-T grow it.
+        let mut ext = Vec::with_capacity(7);
         if satype == SaType::Esp {
             let key = a
                 .algs
