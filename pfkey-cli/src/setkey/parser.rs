@@ -138,21 +138,33 @@ pub fn parse(src: &str) -> Parsed {
 /// first error, so keys after that point were never seen as keys; they are masked in
 /// diagnostics all the same.
 fn key_positions<'t>(src: &'t str, toks: &'t [Token]) -> impl Iterator<Item = Span> + 't {
+    let bytes = src.as_bytes();
     toks.windows(3).filter_map(move |w| {
-        let opt = &src[w[0].span.start..w[0].span.end];
+        // Cheapest tests first: this looks at every token of the script.
+        if w[0].kind != TokenKind::Word
+            || w[1].kind != TokenKind::Word
+            || !matches!(
+                bytes.get(w[0].span.start..w[0].span.end),
+                Some(b"-E" | b"-A")
+            )
+        {
+            return None;
+        }
         let key = w[2];
         let keyish = match key.kind {
             TokenKind::Str => true,
-            TokenKind::Word => !src[key.span.start..key.span.end].starts_with('-'),
+            TokenKind::Word => bytes.get(key.span.start) != Some(&b'-'),
             _ => false,
         };
-        (w[0].kind == TokenKind::Word
-            && matches!(opt, "-E" | "-A")
-            && w[1].kind == TokenKind::Word
-            && keyish)
-            .then_some(key.span)
+        keyish.then_some(key.span)
     })
 }
+
+/// The SA options (`-f` may repeat; each other one is given at most once).
+const SA_OPTION_NAMES: &[&str] = &[
+    "-m", "-r", "-u", "-f", "-lh", "-ls", "-bh", "-bs", "-ph", "-ps", "-uh", "-us", "-ctx", "-E",
+    "-A", "-C",
+];
 
 struct Parser<'s> {
     src: &'s str,
@@ -969,7 +981,8 @@ impl<'s> Parser<'s> {
     ) -> PResult<(SaOptions, Algorithms)> {
         let mut o = SaOptions::default();
         let mut algs = Algorithms::default();
-        let mut seen: Vec<&'s str> = Vec::new();
+        // Bit i: SA_OPTION_NAMES[i] was given.
+        let mut seen: u32 = 0;
         loop {
             let Some(t) = self.peek() else {
                 return Err(self.unterminated(kw, ks));
@@ -989,11 +1002,8 @@ impl<'s> Parser<'s> {
             }
             self.pos += 1;
             let opt = self.text(t);
-            let known = [
-                "-m", "-r", "-u", "-f", "-lh", "-ls", "-bh", "-bs", "-ph", "-ps", "-uh", "-us",
-                "-ctx", "-E", "-A", "-C",
-            ];
-            if !known.contains(&opt) {
+            let known = SA_OPTION_NAMES;
+            let Some(index) = known.iter().position(|k| *k == opt) else {
                 if opt == "-R" {
                     return Err(self.error(t.span, "-R only follows -C ALG (raw CPI for IPComp)"));
                 }
@@ -1003,12 +1013,12 @@ impl<'s> Parser<'s> {
                         format!("-P (a policy) belongs to spdadd, not to '{kw}'"),
                     ));
                 }
-                let h = hint(opt, &known);
+                let h = hint(opt, known);
                 return Err(self.error(
                     t.span,
                     format!("unknown SA option '{opt}' (expected {SA_OPTIONS}){h}"),
                 ));
-            }
+            };
             let allowed = match set {
                 OptSet::Add => true,
                 OptSet::Ref => !matches!(opt, "-E" | "-A" | "-C"),
@@ -1022,10 +1032,11 @@ impl<'s> Parser<'s> {
                 return Err(self.error(t.span, format!("{opt} has no meaning for '{kw}': {what}")));
             }
             if opt != "-f" {
-                if seen.contains(&opt) {
+                let bit = 1 << index;
+                if seen & bit != 0 {
                     return Err(self.error(t.span, format!("{opt} is given twice")));
                 }
-                seen.push(opt);
+                seen |= bit;
             }
             if set == OptSet::Ref && !matches!(opt, "-m" | "-u") {
                 self.warn(
@@ -2080,19 +2091,27 @@ pub const REDACTED_KEY: &str = "<redacted>";
 
 /// Hex digits to bytes, with a leading zero nibble for an odd count (setkey's rule).
 fn decode_hex_padded(hex: &str) -> Zeroizing<Vec<u8>> {
-    let nib = |b: u8| -> u8 {
-        match b {
-            b'0'..=b'9' => b - b'0',
-            b'a'..=b'f' => b - b'a' + 10,
-            b'A'..=b'F' => b - b'A' + 10,
-            _ => 0,
+    // One table lookup per digit (keys are long); the caller has checked the digits.
+    const NIBBLE: [u8; 256] = {
+        let mut t = [0u8; 256];
+        let mut b = 0;
+        while b < 256 {
+            t[b] = match b as u8 {
+                c @ b'0'..=b'9' => c - b'0',
+                c @ b'a'..=b'f' => c - b'a' + 10,
+                c @ b'A'..=b'F' => c - b'A' + 10,
+                _ => 0,
+            };
+            b += 1;
         }
+        t
     };
+    let nib = |b: &u8| NIBBLE[usize::from(*b)];
     let b = hex.as_bytes();
     let (head, pairs) = b.split_at(b.len() % 2);
     let mut out = Zeroizing::new(Vec::with_capacity(b.len().div_ceil(2)));
-    out.extend(head.iter().map(|&h| nib(h)));
-    out.extend(pairs.chunks_exact(2).map(|p| nib(p[0]) << 4 | nib(p[1])));
+    out.extend(head.iter().map(nib));
+    out.extend(pairs.chunks_exact(2).map(|p| nib(&p[0]) << 4 | nib(&p[1])));
     out
 }
 
