@@ -30,6 +30,7 @@
 //! after errors, like setkey's interactive use; from a pipe it reads everything first and
 //! runs it as a script.
 
+use std::borrow::Cow;
 use std::io::{self, IsTerminal, Read, Write};
 use std::path::Path;
 
@@ -45,7 +46,7 @@ use crate::cli::{CheckArgs, ScriptArgs};
 use crate::exit::{Exit, Failure};
 use crate::output::{json, time, Format, Output};
 use crate::setkey::format::{self, SecretText, TextOptions};
-use crate::setkey::lower::delete_for_dump_entry;
+use crate::setkey::lower::{delete_for_dump_entry, lowers_infallibly};
 use crate::setkey::{
     self, Command, Diagnostic, LowerOptions, Request, Resolver, Script, Severity, SystemResolver,
 };
@@ -277,11 +278,29 @@ fn as_text<'a>(bytes: &'a [u8], name: &str) -> Result<&'a str, Failure> {
 pub struct Compiled {
     /// The parsed script (statements, diagnostics, source for later messages).
     pub script: Script,
-    /// The requests of each statement, by statement index.
+    /// The requests of each statement, by statement index; empty for a statement that
+    /// [`lowers_infallibly`] (lowered just before it is sent: see [`Compiled::requests_of`]).
     pub requests: Vec<Vec<Request>>,
 }
 
 impl Compiled {
+    /// The requests of statement `i`: kept from compiling, or made now for a statement
+    /// that [`lowers_infallibly`]. `None` for a statement whose lowering failed now (which
+    /// [`lowers_infallibly`] rules out).
+    fn requests_of(&self, i: usize, opts: &LowerOptions) -> Option<Cow<'_, [Request]>> {
+        match self.script.statements.get(i) {
+            Some(stmt) if lowers_infallibly(stmt) => {
+                match self.script.lower_statement(i, opts, &SystemResolver)? {
+                    Ok(reqs) => Some(Cow::Owned(reqs)),
+                    Err(_) => None,
+                }
+            }
+            _ => Some(Cow::Borrowed(
+                self.requests.get(i).map_or(&[][..], Vec::as_slice),
+            )),
+        }
+    }
+
     /// Errors in parsing or lowering.
     pub fn errors(&self) -> usize {
         self.script
@@ -311,6 +330,13 @@ fn compile_keeping(
     let mut requests = Vec::with_capacity(if keep { script.statements.len() } else { 0 });
     let mut extra = Vec::new();
     for i in 0..script.statements.len() {
+        // Nothing to check, nothing worth keeping: lowered when it is sent.
+        if script.statements.get(i).is_some_and(lowers_infallibly) {
+            if keep {
+                requests.push(Vec::new());
+            }
+            continue;
+        }
         let reqs = match script.lower_statement(i, opts, r) {
             Some(Ok(reqs)) => reqs,
             Some(Err(d)) => {
@@ -675,7 +701,16 @@ impl<T: Transport> Executor<T> {
                 return Ok(Flow::Exit);
             }
             self.run += 1;
-            let reqs = c.requests.get(i).map_or(&[][..], Vec::as_slice);
+            let Some(reqs) = c.requests_of(i, &self.opts.lower) else {
+                // Unreachable (see `lowers_infallibly`), but never a panic.
+                out.error(&format!(
+                    "{}: statement {} could not be translated; it was not run",
+                    c.script.file,
+                    i + 1
+                ));
+                self.count_failure(Exit::Internal);
+                continue;
+            };
             let mut failed = false;
             for (k, req) in reqs.iter().enumerate() {
                 match self.execute(req, out) {
