@@ -2581,7 +2581,10 @@ fn statements_that_lower_infallibly_lower_without_a_resolver() {
         assert!(!s.has_errors(), "{src}: {:?}", s.diagnostics);
         assert!(lower::lowers_infallibly(&s.statements[0]), "{src}");
         let reqs = s.lower_statement(0, &LowerOptions::default(), &NoResolver);
-        assert!(matches!(reqs, Some(Ok(ref r)) if !r.is_empty()), "{src}: {reqs:?}");
+        assert!(
+            matches!(reqs, Some(Ok(ref r)) if !r.is_empty()),
+            "{src}: {reqs:?}"
+        );
     }
     let others = [
         format!("add gw.example 10.0.0.2 esp 0x1000 {k};"),
