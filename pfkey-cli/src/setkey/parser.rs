@@ -606,7 +606,18 @@ impl<'s> Parser<'s> {
 
     /// Parses a host word: IPv4, IPv6 (with `%scope`), or a name.
     fn host(&mut self, w: &str, span: Span, opts: AddrOpts, what: &str) -> PResult<HostSpec> {
-        let host = if w.contains(':') {
+        // IPv4 first: the common case, and digits and dots never contain the ':' of IPv6.
+        let host = if w.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+            match w.parse::<Ipv4Addr>() {
+                Ok(ip) => Host::Ip {
+                    addr: IpAddr::V4(ip),
+                    scope: None,
+                },
+                Err(_) => {
+                    return Err(self.error(span, format!("'{w}' is not a valid IPv4 address")))
+                }
+            }
+        } else if w.contains(':') {
             let (a, scope) = match w.split_once('%') {
                 Some((a, s)) => (a, Some(s)),
                 None => (w, None),
@@ -630,16 +641,6 @@ impl<'s> Parser<'s> {
                 }
                 Err(_) => {
                     return Err(self.error(span, format!("'{w}' is not a valid IPv6 address")))
-                }
-            }
-        } else if w.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-            match w.parse::<Ipv4Addr>() {
-                Ok(ip) => Host::Ip {
-                    addr: IpAddr::V4(ip),
-                    scope: None,
-                },
-                Err(_) => {
-                    return Err(self.error(span, format!("'{w}' is not a valid IPv4 address")))
                 }
             }
         } else {
@@ -1320,13 +1321,17 @@ impl<'s> Parser<'s> {
                 if hex.is_empty() {
                     return Err(self.error(t.span, "'0x' needs hex digits after it"));
                 }
-                if let Some(i) = hex.bytes().position(|b| !b.is_ascii_hexdigit()) {
+                let Some(bytes) = decode_hex_padded(hex) else {
+                    let i = hex
+                        .bytes()
+                        .position(|b| !b.is_ascii_hexdigit())
+                        .unwrap_or(0);
                     let at = t.span.start + 2 + i;
                     return Err(self.error(
                         Span::new(at, at + 1),
                         "not a hex digit: a 0x key takes only 0-9 and a-f",
                     ));
-                }
+                };
                 if hex.len() % 2 == 1 {
                     self.warn(
                         t.span,
@@ -1337,7 +1342,7 @@ impl<'s> Parser<'s> {
                         ),
                     );
                 }
-                decode_hex_padded(hex)
+                bytes
             }
             TokenKind::Invalid => return Err(Fail),
             _ => return Err(self.missing(&format!("the {} key ({sizes})", alg.name), kw, ks)),
@@ -2089,18 +2094,19 @@ impl<'s> Parser<'s> {
 /// The placeholder `pfkey save --redact` writes instead of a key; it never parses as one.
 pub const REDACTED_KEY: &str = "<redacted>";
 
-/// Hex digits to bytes, with a leading zero nibble for an odd count (setkey's rule).
-fn decode_hex_padded(hex: &str) -> Zeroizing<Vec<u8>> {
-    // One table lookup per digit (keys are long); the caller has checked the digits.
+/// Hex digits to bytes, with a leading zero nibble for an odd count (setkey's rule); `None`
+/// if any byte is not a hex digit. One table lookup per digit (keys are long).
+fn decode_hex_padded(hex: &str) -> Option<Zeroizing<Vec<u8>>> {
+    /// A digit's value; 0xff for a byte that is not a hex digit.
     const NIBBLE: [u8; 256] = {
-        let mut t = [0u8; 256];
+        let mut t = [0xffu8; 256];
         let mut b = 0;
         while b < 256 {
             t[b] = match b as u8 {
                 c @ b'0'..=b'9' => c - b'0',
                 c @ b'a'..=b'f' => c - b'a' + 10,
                 c @ b'A'..=b'F' => c - b'A' + 10,
-                _ => 0,
+                _ => 0xff,
             };
             b += 1;
         }
@@ -2110,9 +2116,18 @@ fn decode_hex_padded(hex: &str) -> Zeroizing<Vec<u8>> {
     let b = hex.as_bytes();
     let (head, pairs) = b.split_at(b.len() % 2);
     let mut out = Zeroizing::new(Vec::with_capacity(b.len().div_ceil(2)));
-    out.extend(head.iter().map(nib));
-    out.extend(pairs.chunks_exact(2).map(|p| nib(&p[0]) << 4 | nib(&p[1])));
-    out
+    // Non-digits are collected as 0xff and looked for once, at the end.
+    let mut bad = 0u8;
+    out.extend(head.iter().map(|h| {
+        bad |= nib(h) & 0xf0;
+        nib(h)
+    }));
+    out.extend(pairs.chunks_exact(2).map(|p| {
+        let (hi, lo) = (nib(&p[0]), nib(&p[1]));
+        bad |= (hi | lo) & 0xf0;
+        hi << 4 | (lo & 0x0f)
+    }));
+    (bad == 0).then_some(out)
 }
 
 #[cfg(test)]
@@ -2121,12 +2136,15 @@ mod tests {
 
     #[test]
     fn hex_with_odd_digits_gets_a_leading_nibble() {
+        let hex = |s| decode_hex_padded(s).map(|b| b.to_vec());
         assert_eq!(
-            &decode_hex_padded("123456789abcdef")[..],
-            &[0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef]
+            hex("123456789abcdef"),
+            Some(vec![0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef])
         );
-        assert_eq!(&decode_hex_padded("ABcd")[..], &[0xab, 0xcd]);
-        assert_eq!(&decode_hex_padded("f")[..], &[0x0f]);
+        assert_eq!(hex("ABcd"), Some(vec![0xab, 0xcd]));
+        assert_eq!(hex("f"), Some(vec![0x0f]));
+        assert_eq!(hex("0g"), None);
+        assert_eq!(hex("g"), None);
     }
 
     #[test]
