@@ -785,6 +785,11 @@ pub fn lookup(kind: AlgKind, name: &str) -> Option<&'static Algorithm> {
     if name.is_empty() {
         return None;
     }
+    // Fast path: the canonical name exactly as the table writes it (what scripts and
+    // `pfkey save` use).
+    if let Some(a) = TABLE.iter().find(|a| a.kind == kind && a.name == name) {
+        return Some(a);
+    }
     if let Some(a) = of_kind(kind).find(|a| a.spellings().any(|s| same_name(name, s))) {
         return Some(a);
     }

@@ -30,6 +30,7 @@
 //! after errors, like setkey's interactive use; from a pipe it reads everything first and
 //! runs it as a script.
 
+use std::borrow::Cow;
 use std::io::{self, IsTerminal, Read, Write};
 use std::path::Path;
 
@@ -45,7 +46,7 @@ use crate::cli::{CheckArgs, ScriptArgs};
 use crate::exit::{Exit, Failure};
 use crate::output::{json, time, Format, Output};
 use crate::setkey::format::{self, SecretText, TextOptions};
-use crate::setkey::lower::delete_for_dump_entry;
+use crate::setkey::lower::{delete_for_dump_entry, lowers_infallibly};
 use crate::setkey::{
     self, Command, Diagnostic, LowerOptions, Request, Resolver, Script, Severity, SystemResolver,
 };
@@ -204,7 +205,10 @@ pub fn read_secret(r: &mut impl Read, size_hint: usize) -> io::Result<SecretByte
     const CHUNK: usize = 64 * 1024;
     let mut buf: SecretBytes = Zeroizing::new(Vec::with_capacity(size_hint.saturating_add(1)));
     loop {
-        if buf.capacity() - buf.len() < CHUNK {
+        let room = buf.capacity() - buf.len();
+        // Once the expected size is read, the byte of room left is enough to see the end:
+        // no doubling (and clearing) of a buffer that is already full.
+        if room == 0 || (room < CHUNK && buf.len() != size_hint) {
             let want = buf.capacity().saturating_mul(2).max(buf.len() + CHUNK);
             let mut bigger: SecretBytes = Zeroizing::new(Vec::with_capacity(want));
             bigger.extend_from_slice(&buf);
@@ -274,11 +278,29 @@ fn as_text<'a>(bytes: &'a [u8], name: &str) -> Result<&'a str, Failure> {
 pub struct Compiled {
     /// The parsed script (statements, diagnostics, source for later messages).
     pub script: Script,
-    /// The requests of each statement, by statement index.
+    /// The requests of each statement, by statement index; empty for a statement that
+    /// [`lowers_infallibly`] (lowered just before it is sent: see [`Compiled::requests_of`]).
     pub requests: Vec<Vec<Request>>,
 }
 
 impl Compiled {
+    /// The requests of statement `i`: kept from compiling, or made now for a statement
+    /// that [`lowers_infallibly`]. `None` for a statement whose lowering failed now (which
+    /// [`lowers_infallibly`] rules out).
+    fn requests_of(&self, i: usize, opts: &LowerOptions) -> Option<Cow<'_, [Request]>> {
+        match self.script.statements.get(i) {
+            Some(stmt) if lowers_infallibly(stmt) => {
+                match self.script.lower_statement(i, opts, &SystemResolver)? {
+                    Ok(reqs) => Some(Cow::Owned(reqs)),
+                    Err(_) => None,
+                }
+            }
+            _ => Some(Cow::Borrowed(
+                self.requests.get(i).map_or(&[][..], Vec::as_slice),
+            )),
+        }
+    }
+
     /// Errors in parsing or lowering.
     pub fn errors(&self) -> usize {
         self.script
@@ -292,17 +314,39 @@ impl Compiled {
 /// Parses `source` and lowers every statement; lowering errors (host names that do not
 /// resolve, …) join the diagnostics in source order.
 pub fn compile(source: &str, name: &str, opts: &LowerOptions, r: &dyn Resolver) -> Compiled {
+    compile_keeping(source, name, opts, r, true)
+}
+
+/// [`compile`], keeping the requests only if `keep` (a check needs only the diagnostics:
+/// each statement's requests are dropped as soon as they are made).
+fn compile_keeping(
+    source: &str,
+    name: &str,
+    opts: &LowerOptions,
+    r: &dyn Resolver,
+    keep: bool,
+) -> Compiled {
     let mut script = setkey::parse(source, name);
-    let mut requests = Vec::with_capacity(script.statements.len());
+    let mut requests = Vec::with_capacity(if keep { script.statements.len() } else { 0 });
     let mut extra = Vec::new();
     for i in 0..script.statements.len() {
-        match script.lower_statement(i, opts, r) {
-            Some(Ok(reqs)) => requests.push(reqs),
-            Some(Err(d)) => {
-                extra.push(d);
+        // Nothing to check, nothing worth keeping: lowered when it is sent.
+        if script.statements.get(i).is_some_and(lowers_infallibly) {
+            if keep {
                 requests.push(Vec::new());
             }
-            None => requests.push(Vec::new()),
+            continue;
+        }
+        let reqs = match script.lower_statement(i, opts, r) {
+            Some(Ok(reqs)) => reqs,
+            Some(Err(d)) => {
+                extra.push(d);
+                Vec::new()
+            }
+            None => Vec::new(),
+        };
+        if keep {
+            requests.push(reqs);
         }
     }
     if !extra.is_empty() {
@@ -385,7 +429,13 @@ fn check_sources(sources: &[Option<&Path>], out: &mut Output) -> Result<(), Fail
             }
             Err(f) => return Err(f),
         };
-        let c = compile(text, &name, &LowerOptions::default(), &SystemResolver);
+        let c = compile_keeping(
+            text,
+            &name,
+            &LowerOptions::default(),
+            &SystemResolver,
+            false,
+        );
         show_diagnostics(out, &c.script.diagnostics, true)?;
         let errors = c.errors();
         if errors > 0 {
@@ -651,7 +701,16 @@ impl<T: Transport> Executor<T> {
                 return Ok(Flow::Exit);
             }
             self.run += 1;
-            let reqs = c.requests.get(i).map_or(&[][..], Vec::as_slice);
+            let Some(reqs) = c.requests_of(i, &self.opts.lower) else {
+                // Unreachable (see `lowers_infallibly`), but never a panic.
+                out.error(&format!(
+                    "{}: statement {} could not be translated; it was not run",
+                    c.script.file,
+                    i + 1
+                ));
+                self.count_failure(Exit::Internal);
+                continue;
+            };
             let mut failed = false;
             for (k, req) in reqs.iter().enumerate() {
                 match self.execute(req, out) {

@@ -59,7 +59,7 @@ pub struct LexError {
     pub span: Span,
 }
 
-fn is_delimiter(b: u8) -> bool {
+const fn is_delimiter(b: u8) -> bool {
     matches!(b, b';' | b'#' | b'"' | b'/' | b'[' | b']')
 }
 
@@ -67,14 +67,27 @@ fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
 }
 
+/// Which bytes may be part of a word, one table lookup per byte (words are most of a
+/// script's bytes: keys, addresses).
+const WORD_BYTES: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = (b as u8).is_ascii_graphic() && !is_delimiter(b as u8);
+        b += 1;
+    }
+    t
+};
+
 fn is_word_byte(b: u8) -> bool {
-    b.is_ascii_graphic() && !is_delimiter(b)
+    WORD_BYTES[usize::from(b)]
 }
 
 /// Splits `src` into tokens, reporting lexical errors on the way. Never fails, never panics.
 pub fn tokenize(src: &str) -> (Vec<Token>, Vec<LexError>) {
     let bytes = src.as_bytes();
-    let mut tokens = Vec::new();
+    // About one token per 8 bytes in typical scripts: one allocation instead of many.
+    let mut tokens = Vec::with_capacity(src.len() / 8);
     let mut errors = Vec::new();
     // A UTF-8 byte order mark, as some editors write, is not part of the script.
     let mut i = if src.starts_with('\u{feff}') { 3 } else { 0 };
@@ -140,9 +153,10 @@ pub fn tokenize(src: &str) -> (Vec<Token>, Vec<LexError>) {
             },
             _ if is_word_byte(b) => {
                 let start = i;
-                while i < bytes.len() && is_word_byte(bytes[i]) {
-                    i += 1;
-                }
+                i += bytes[i..]
+                    .iter()
+                    .position(|&c| !is_word_byte(c))
+                    .unwrap_or(bytes.len() - i);
                 push(TokenKind::Word, start, i);
             }
             _ => {

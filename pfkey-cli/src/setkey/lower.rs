@@ -142,6 +142,29 @@ fn err(span: Span, message: impl Into<String>) -> LowerError {
     }
 }
 
+/// Whether lowering `stmt` cannot fail and depends on nothing but the statement: an SA
+/// `add` or `update` whose addresses are all numeric, without a zone, of one family.
+/// [`lower_add`] can then fail nowhere (no name to resolve, no interface to look up, no
+/// family mismatch), so a check need not lower it and the executor may lower it just before
+/// sending it instead of keeping its messages for the whole script.
+pub fn lowers_infallibly(stmt: &Statement) -> bool {
+    let numeric = |h: &HostSpec| match &h.host {
+        Host::Ip { addr, scope: None } => Some(addr.is_ipv4()),
+        _ => None,
+    };
+    match &stmt.command {
+        Command::Add(a) | Command::Update(a) => {
+            let oa_ok = match &a.proto {
+                SaProto::EspUdp { oa: Some(h) } => numeric(h).is_some(),
+                _ => true,
+            };
+            let src = numeric(&a.src.host);
+            oa_ok && src.is_some() && src == numeric(&a.dst.host)
+        }
+        _ => false,
+    }
+}
+
 /// Translates one statement into its requests. `Exit` gives none.
 pub fn lower(
     stmt: &Statement,
@@ -414,7 +437,9 @@ fn lower_add(a: &SaAdd, t: MsgType, r: &dyn Resolver) -> Result<Vec<Request>, Lo
     let satype = a.proto.satype();
     let mut out = Vec::with_capacity(pairs.len());
     for (s, d) in pairs {
-        let mut ext = Vec::new();
+        // Two keys, SA, SA2 and two addresses, plus one to spare; lifetimes, a security
+        // context or NAT-T grow it.
+        let mut ext = Vec::with_capacity(7);
         if satype == SaType::Esp {
             let key = a
                 .algs

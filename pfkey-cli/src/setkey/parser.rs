@@ -138,21 +138,33 @@ pub fn parse(src: &str) -> Parsed {
 /// first error, so keys after that point were never seen as keys; they are masked in
 /// diagnostics all the same.
 fn key_positions<'t>(src: &'t str, toks: &'t [Token]) -> impl Iterator<Item = Span> + 't {
+    let bytes = src.as_bytes();
     toks.windows(3).filter_map(move |w| {
-        let opt = &src[w[0].span.start..w[0].span.end];
+        // Cheapest tests first: this looks at every token of the script.
+        if w[0].kind != TokenKind::Word
+            || w[1].kind != TokenKind::Word
+            || !matches!(
+                bytes.get(w[0].span.start..w[0].span.end),
+                Some(b"-E" | b"-A")
+            )
+        {
+            return None;
+        }
         let key = w[2];
         let keyish = match key.kind {
             TokenKind::Str => true,
-            TokenKind::Word => !src[key.span.start..key.span.end].starts_with('-'),
+            TokenKind::Word => bytes.get(key.span.start) != Some(&b'-'),
             _ => false,
         };
-        (w[0].kind == TokenKind::Word
-            && matches!(opt, "-E" | "-A")
-            && w[1].kind == TokenKind::Word
-            && keyish)
-            .then_some(key.span)
+        keyish.then_some(key.span)
     })
 }
+
+/// The SA options (`-f` may repeat; each other one is given at most once).
+const SA_OPTION_NAMES: &[&str] = &[
+    "-m", "-r", "-u", "-f", "-lh", "-ls", "-bh", "-bs", "-ph", "-ps", "-uh", "-us", "-ctx", "-E",
+    "-A", "-C",
+];
 
 struct Parser<'s> {
     src: &'s str,
@@ -594,7 +606,18 @@ impl<'s> Parser<'s> {
 
     /// Parses a host word: IPv4, IPv6 (with `%scope`), or a name.
     fn host(&mut self, w: &str, span: Span, opts: AddrOpts, what: &str) -> PResult<HostSpec> {
-        let host = if w.contains(':') {
+        // IPv4 first: the common case, and digits and dots never contain the ':' of IPv6.
+        let host = if w.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+            match w.parse::<Ipv4Addr>() {
+                Ok(ip) => Host::Ip {
+                    addr: IpAddr::V4(ip),
+                    scope: None,
+                },
+                Err(_) => {
+                    return Err(self.error(span, format!("'{w}' is not a valid IPv4 address")))
+                }
+            }
+        } else if w.contains(':') {
             let (a, scope) = match w.split_once('%') {
                 Some((a, s)) => (a, Some(s)),
                 None => (w, None),
@@ -618,16 +641,6 @@ impl<'s> Parser<'s> {
                 }
                 Err(_) => {
                     return Err(self.error(span, format!("'{w}' is not a valid IPv6 address")))
-                }
-            }
-        } else if w.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-            match w.parse::<Ipv4Addr>() {
-                Ok(ip) => Host::Ip {
-                    addr: IpAddr::V4(ip),
-                    scope: None,
-                },
-                Err(_) => {
-                    return Err(self.error(span, format!("'{w}' is not a valid IPv4 address")))
                 }
             }
         } else {
@@ -969,7 +982,8 @@ impl<'s> Parser<'s> {
     ) -> PResult<(SaOptions, Algorithms)> {
         let mut o = SaOptions::default();
         let mut algs = Algorithms::default();
-        let mut seen: Vec<&'s str> = Vec::new();
+        // Bit i: SA_OPTION_NAMES[i] was given.
+        let mut seen: u32 = 0;
         loop {
             let Some(t) = self.peek() else {
                 return Err(self.unterminated(kw, ks));
@@ -989,11 +1003,8 @@ impl<'s> Parser<'s> {
             }
             self.pos += 1;
             let opt = self.text(t);
-            let known = [
-                "-m", "-r", "-u", "-f", "-lh", "-ls", "-bh", "-bs", "-ph", "-ps", "-uh", "-us",
-                "-ctx", "-E", "-A", "-C",
-            ];
-            if !known.contains(&opt) {
+            let known = SA_OPTION_NAMES;
+            let Some(index) = known.iter().position(|k| *k == opt) else {
                 if opt == "-R" {
                     return Err(self.error(t.span, "-R only follows -C ALG (raw CPI for IPComp)"));
                 }
@@ -1003,12 +1014,12 @@ impl<'s> Parser<'s> {
                         format!("-P (a policy) belongs to spdadd, not to '{kw}'"),
                     ));
                 }
-                let h = hint(opt, &known);
+                let h = hint(opt, known);
                 return Err(self.error(
                     t.span,
                     format!("unknown SA option '{opt}' (expected {SA_OPTIONS}){h}"),
                 ));
-            }
+            };
             let allowed = match set {
                 OptSet::Add => true,
                 OptSet::Ref => !matches!(opt, "-E" | "-A" | "-C"),
@@ -1022,10 +1033,11 @@ impl<'s> Parser<'s> {
                 return Err(self.error(t.span, format!("{opt} has no meaning for '{kw}': {what}")));
             }
             if opt != "-f" {
-                if seen.contains(&opt) {
+                let bit = 1 << index;
+                if seen & bit != 0 {
                     return Err(self.error(t.span, format!("{opt} is given twice")));
                 }
-                seen.push(opt);
+                seen |= bit;
             }
             if set == OptSet::Ref && !matches!(opt, "-m" | "-u") {
                 self.warn(
@@ -1262,11 +1274,12 @@ impl<'s> Parser<'s> {
     /// A key: `0x…` hex (odd digit counts get a leading zero nibble, as setkey does) or a
     /// quoted string (its raw bytes); checked against the algorithm's sizes.
     fn key(&mut self, alg: &alg::Algorithm, opt: &str, kw: &str, ks: Span) -> PResult<Key> {
-        let sizes = alg.valid_sizes_text();
+        // Formatted only when a message needs it.
+        let sizes = &alg.key_bits;
         let Some(t) = self.peek() else {
             return Err(self.unterminated(kw, ks));
         };
-        let bytes: Zeroizing<Vec<u8>> = match t.kind {
+        let mut bytes: Zeroizing<Vec<u8>> = match t.kind {
             TokenKind::Str => {
                 self.pos += 1;
                 self.secrets.push(t.span);
@@ -1308,13 +1321,17 @@ impl<'s> Parser<'s> {
                 if hex.is_empty() {
                     return Err(self.error(t.span, "'0x' needs hex digits after it"));
                 }
-                if let Some(i) = hex.bytes().position(|b| !b.is_ascii_hexdigit()) {
+                let Some(bytes) = decode_hex_padded(hex) else {
+                    let i = hex
+                        .bytes()
+                        .position(|b| !b.is_ascii_hexdigit())
+                        .unwrap_or(0);
                     let at = t.span.start + 2 + i;
                     return Err(self.error(
                         Span::new(at, at + 1),
                         "not a hex digit: a 0x key takes only 0-9 and a-f",
                     ));
-                }
+                };
                 if hex.len() % 2 == 1 {
                     self.warn(
                         t.span,
@@ -1325,7 +1342,7 @@ impl<'s> Parser<'s> {
                         ),
                     );
                 }
-                decode_hex_padded(hex)
+                bytes
             }
             TokenKind::Invalid => return Err(Fail),
             _ => return Err(self.missing(&format!("the {} key ({sizes})", alg.name), kw, ks)),
@@ -1334,7 +1351,8 @@ impl<'s> Parser<'s> {
         if let Err(e) = alg.check_key_bits(u32::try_from(bits).unwrap_or(u32::MAX)) {
             return Err(self.error(t.span, format!("invalid key length: {e}")));
         }
-        Key::new(bytes.to_vec())
+        // Moved, not copied: `Key` zeroizes it from here on.
+        Key::new(std::mem::take(&mut *bytes))
             .map_err(|_| self.error(t.span, "key too long for PF_KEY (at most 8191 bytes)"))
     }
 
@@ -2076,28 +2094,40 @@ impl<'s> Parser<'s> {
 /// The placeholder `pfkey save --redact` writes instead of a key; it never parses as one.
 pub const REDACTED_KEY: &str = "<redacted>";
 
-/// Hex digits to bytes, with a leading zero nibble for an odd count (setkey's rule).
-fn decode_hex_padded(hex: &str) -> Zeroizing<Vec<u8>> {
-    let nib = |b: u8| -> u8 {
-        match b {
-            b'0'..=b'9' => b - b'0',
-            b'a'..=b'f' => b - b'a' + 10,
-            b'A'..=b'F' => b - b'A' + 10,
-            _ => 0,
+/// Hex digits to bytes, with a leading zero nibble for an odd count (setkey's rule); `None`
+/// if any byte is not a hex digit. One table lookup per digit (keys are long).
+fn decode_hex_padded(hex: &str) -> Option<Zeroizing<Vec<u8>>> {
+    /// A digit's value; 0xff for a byte that is not a hex digit.
+    const NIBBLE: [u8; 256] = {
+        let mut t = [0xffu8; 256];
+        let mut b = 0;
+        while b < 256 {
+            t[b] = match b as u8 {
+                c @ b'0'..=b'9' => c - b'0',
+                c @ b'a'..=b'f' => c - b'a' + 10,
+                c @ b'A'..=b'F' => c - b'A' + 10,
+                _ => 0xff,
+            };
+            b += 1;
         }
+        t
     };
+    let nib = |b: &u8| NIBBLE[usize::from(*b)];
     let b = hex.as_bytes();
+    let (head, pairs) = b.split_at(b.len() % 2);
     let mut out = Zeroizing::new(Vec::with_capacity(b.len().div_ceil(2)));
-    let mut i = 0;
-    if b.len() % 2 == 1 {
-        out.push(nib(b[0]));
-        i = 1;
-    }
-    while i + 1 < b.len() {
-        out.push(nib(b[i]) << 4 | nib(b[i + 1]));
-        i += 2;
-    }
-    out
+    // Non-digits are collected as 0xff and looked for once, at the end.
+    let mut bad = 0u8;
+    out.extend(head.iter().map(|h| {
+        bad |= nib(h) & 0xf0;
+        nib(h)
+    }));
+    out.extend(pairs.chunks_exact(2).map(|p| {
+        let (hi, lo) = (nib(&p[0]), nib(&p[1]));
+        bad |= (hi | lo) & 0xf0;
+        hi << 4 | (lo & 0x0f)
+    }));
+    (bad == 0).then_some(out)
 }
 
 #[cfg(test)]
@@ -2106,12 +2136,15 @@ mod tests {
 
     #[test]
     fn hex_with_odd_digits_gets_a_leading_nibble() {
+        let hex = |s| decode_hex_padded(s).map(|b| b.to_vec());
         assert_eq!(
-            &decode_hex_padded("123456789abcdef")[..],
-            &[0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef]
+            hex("123456789abcdef"),
+            Some(vec![0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef])
         );
-        assert_eq!(&decode_hex_padded("ABcd")[..], &[0xab, 0xcd]);
-        assert_eq!(&decode_hex_padded("f")[..], &[0x0f]);
+        assert_eq!(hex("ABcd"), Some(vec![0xab, 0xcd]));
+        assert_eq!(hex("f"), Some(vec![0x0f]));
+        assert_eq!(hex("0g"), None);
+        assert_eq!(hex("g"), None);
     }
 
     #[test]

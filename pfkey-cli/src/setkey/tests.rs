@@ -2562,3 +2562,40 @@ fn keys_after_an_error_are_masked_too() {
     // Options after a keyless algorithm stay readable.
     assert!(text.contains("-A null -E null -x"), "{text}");
 }
+
+/// The executor lowers these statements only when it sends them, after a check that did
+/// not lower them: their lowering must succeed without a resolver, and nothing else may
+/// claim to be infallible.
+#[test]
+fn statements_that_lower_infallibly_lower_without_a_resolver() {
+    let k = "-E aes-cbc 0x22222222222222222222222222222222 -A hmac-sha1 \
+             0x1111111111111111111111111111111111111111";
+    let infallible = [
+        format!("add 10.0.0.1 10.0.0.2 esp 0x1000 -m transport {k};"),
+        format!("update fe80::1 fe80::2 esp 0x1000 {k};"),
+        format!("add 10.0.0.1[4500] 10.0.0.2 esp-udp 10.9.9.9 0x1000 {k};"),
+        "add 10.0.0.1 10.0.0.2 ah 0x1001 -A null;".to_string(),
+    ];
+    for src in &infallible {
+        let s = parse(src, "t.conf");
+        assert!(!s.has_errors(), "{src}: {:?}", s.diagnostics);
+        assert!(lower::lowers_infallibly(&s.statements[0]), "{src}");
+        let reqs = s.lower_statement(0, &LowerOptions::default(), &NoResolver);
+        assert!(
+            matches!(reqs, Some(Ok(ref r)) if !r.is_empty()),
+            "{src}: {reqs:?}"
+        );
+    }
+    let others = [
+        format!("add gw.example 10.0.0.2 esp 0x1000 {k};"),
+        format!("add fe80::1%eth0 fe80::2 esp 0x1000 {k};"),
+        format!("add 10.0.0.1 10.0.0.2 esp-udp nat.example 0x1000 {k};"),
+        "delete 10.0.0.1 10.0.0.2 esp 0x1000;".to_string(),
+        "flush;".to_string(),
+    ];
+    for src in &others {
+        let s = parse(src, "t.conf");
+        assert!(!s.has_errors(), "{src}: {:?}", s.diagnostics);
+        assert!(!lower::lowers_infallibly(&s.statements[0]), "{src}");
+    }
+}
