@@ -544,8 +544,12 @@ fn dump_of_10000_sas_streams_in_constant_memory() {
         peak_100 > 0,
         "the counter sees the receive buffer and the entries' keys"
     );
+    // The client's receive buffer is one allocation of the largest PF_KEY message
+    // (524,280 bytes, so a datagram is read in one system call and never truncated);
+    // its pages are the kernel's zero pages until a message is written into them.
+    // Beyond it the dump holds one entry at a time.
     assert!(
-        peak_10000 < 16 * 1024,
+        peak_10000 < (pfkey::wire::MAX_MESSAGE_LEN + 16 * 1024) as isize,
         "peak heap growth {peak_10000} bytes"
     );
     assert!(
