@@ -431,9 +431,18 @@ impl<'a> Iterator for Extensions<'a> {
         if self.at >= self.buf.len() {
             return None;
         }
-        // The message was validated by `Message::parse`; should that ever not hold,
+        // The message was validated by `Message::parse`, so the extension header and
+        // length are read without building errors; should the bytes ever not hold,
         // the iteration ends instead of panicking.
-        let Ok((t, bytes)) = split_extension(self.buf, self.at) else {
+        let rest = self.buf.get(self.at..).unwrap_or_default();
+        let (len, t) = match rest.get(..SadbExt::SIZE) {
+            Some(h) => (
+                u16::from_ne_bytes([h[0], h[1]]) as usize * WORD,
+                u16::from_ne_bytes([h[2], h[3]]),
+            ),
+            None => (0, 0),
+        };
+        let Some(bytes) = rest.get(..len).filter(|_| len != 0) else {
             self.at = self.buf.len();
             return None;
         };
