@@ -134,39 +134,9 @@ spdadd 10.0.11.0/24[any] 10.0.11.33/32[any] any -P out ipsec
 spdadd 10.0.11.41 10.0.11.33 any -P out ipsec esp/transport//require ah/transport//require ;
 "#;
 
-/// The script LTP's `output_ipsec_conf` writes for one shape (reference notes §12).
-fn ltp_script(proto: &str, mode: &str, v6: bool, target_src: bool) -> String {
-    let (s, d) = if v6 {
-        ("fd00:1:1:1::2", "fd00:1:1:1::1")
-    } else {
-        ("10.0.0.2", "10.0.0.1")
-    };
-    let algs = match proto {
-        "ah" => "-A hmac-sha1 \"beef_fish_pork_salad\"",
-        "esp" => "-E 3des-cbc \"_I_want_to_have_chicken_\" -A hmac-sha1 \"beef_fish_pork_salad\"",
-        _ => "-C deflate",
-    };
-    let (dir1, dir2) = if target_src {
-        ("out", "in")
-    } else {
-        ("in", "out")
-    };
-    let ends = |a: &str, b: &str| {
-        if mode == "tunnel" {
-            format!("{a}-{b}")
-        } else {
-            String::new()
-        }
-    };
-    format!(
-        "add {s} {d} {proto} 1000\n    -m {mode}\n    {algs} ;\n\n\
-         add {d} {s} {proto} 1001\n    -m {mode}\n    {algs} ;\n\n\
-         spdadd {s} {d} any\n    -P {dir1} ipsec {proto}/{mode}/{}/use ;\n\n\
-         spdadd {d} {s} any\n    -P {dir2} ipsec {proto}/{mode}/{}/use ;\n",
-        ends(s, d),
-        ends(d, s)
-    )
-}
+#[path = "../../tests/scripts/ltp.rs"]
+mod ltp;
+use ltp::ltp_script;
 
 #[test]
 fn the_manual_examples_check_clean_and_silently() {

@@ -840,39 +840,9 @@ fn host_names_resolve_per_pair_and_policies_need_one_address() {
 // LTP output_ipsec_conf shapes (reference §12)
 // ---------------------------------------------------------------------------------------------
 
-/// The script LTP's generator writes for one shape.
-fn ltp_script(proto: &str, mode: &str, v6: bool, target_src: bool) -> String {
-    let (s, d) = if v6 {
-        ("fd00:1:1:1::2", "fd00:1:1:1::1")
-    } else {
-        ("10.0.0.2", "10.0.0.1")
-    };
-    let algs = match proto {
-        "ah" => "-A hmac-sha1 \"beef_fish_pork_salad\"",
-        "esp" => "-E 3des-cbc \"_I_want_to_have_chicken_\" -A hmac-sha1 \"beef_fish_pork_salad\"",
-        _ => "-C deflate",
-    };
-    let (dir1, dir2) = if target_src {
-        ("out", "in")
-    } else {
-        ("in", "out")
-    };
-    let ends = |a: &str, b: &str| {
-        if mode == "tunnel" {
-            format!("{a}-{b}")
-        } else {
-            String::new()
-        }
-    };
-    format!(
-        "add {s} {d} {proto} 1000\n    -m {mode}\n    {algs} ;\n\n\
-         add {d} {s} {proto} 1001\n    -m {mode}\n    {algs} ;\n\n\
-         spdadd {s} {d} any\n    -P {dir1} ipsec {proto}/{mode}/{}/use ;\n\n\
-         spdadd {d} {s} any\n    -P {dir2} ipsec {proto}/{mode}/{}/use ;\n",
-        ends(s, d),
-        ends(d, s)
-    )
-}
+#[path = "../../../tests/scripts/ltp.rs"]
+mod ltp;
+use ltp::ltp_script;
 
 #[test]
 fn ltp_shapes_all_24() {

@@ -450,43 +450,9 @@ fn manual_page_examples_invalid_on_linux_are_refused_with_the_reason() {
 // LTP output_ipsec_conf
 // ---------------------------------------------------------------------------------------------
 
-/// The script LTP's generator writes for one shape (reference notes §12).
-fn ltp_script(proto: &str, mode: &str, v6: bool, target_src: bool) -> String {
-    let (s, d) = ltp_hosts(v6);
-    let algs = match proto {
-        "ah" => "-A hmac-sha1 \"beef_fish_pork_salad\"",
-        "esp" => "-E 3des-cbc \"_I_want_to_have_chicken_\" -A hmac-sha1 \"beef_fish_pork_salad\"",
-        _ => "-C deflate",
-    };
-    let (dir1, dir2) = if target_src {
-        ("out", "in")
-    } else {
-        ("in", "out")
-    };
-    let ends = |a: &str, b: &str| {
-        if mode == "tunnel" {
-            format!("{a}-{b}")
-        } else {
-            String::new()
-        }
-    };
-    format!(
-        "add {s} {d} {proto} 1000\n    -m {mode}\n    {algs} ;\n\n\
-         add {d} {s} {proto} 1001\n    -m {mode}\n    {algs} ;\n\n\
-         spdadd {s} {d} any\n    -P {dir1} ipsec {proto}/{mode}/{}/use ;\n\n\
-         spdadd {d} {s} any\n    -P {dir2} ipsec {proto}/{mode}/{}/use ;\n",
-        ends(s, d),
-        ends(d, s)
-    )
-}
-
-fn ltp_hosts(v6: bool) -> (&'static str, &'static str) {
-    if v6 {
-        ("fd00:1:1:1::2", "fd00:1:1:1::1")
-    } else {
-        ("10.0.0.2", "10.0.0.1")
-    }
-}
+#[path = "../../scripts/ltp.rs"]
+mod ltp;
+use ltp::{ltp_hosts, ltp_script};
 
 const LTP_SHA1: &str = "auth-trunc hmac(sha1) 0x626565665f666973685f706f726b5f73616c6164 96";
 const LTP_3DES: &str = "enc cbc(des3_ede) 0x5f495f77616e745f746f5f686176655f636869636b656e5f";
