@@ -164,7 +164,7 @@ impl<'a> Message<'a> {
             return None;
         }
         let (t, bytes) = split_extension(self.buf, at).ok()?;
-        decode_ext::<false>(t, bytes, at).ok()
+        decode_ext::<NoView>(t, bytes, at).ok()
     }
 
     /// `SADB_EXT_SA`.
@@ -448,13 +448,11 @@ impl<'a> Iterator for Extensions<'a> {
         };
         let at = self.at;
         self.at += bytes.len();
-        match decode_ext::<false>(t, bytes, at) {
-            Ok(ext) => Some(ext),
-            Err(_) => {
-                self.at = self.buf.len();
-                None
-            }
+        let ext = decode_ext::<NoView>(t, bytes, at).ok();
+        if ext.is_none() {
+            self.at = self.buf.len();
         }
+        ext
     }
 }
 
@@ -984,15 +982,43 @@ fn check_ext_slow(t: u16, bytes: &[u8], at: usize) -> Result<(), ParseError> {
 /// Decodes and validates one extension's contents (af_key `parse_exthdrs` steps 3–8).
 #[inline]
 pub(crate) fn parse_ext(t: u16, bytes: &[u8], at: usize) -> Result<Ext<'_>, ParseError> {
-    decode_ext::<true>(t, bytes, at)
+    decode_ext::<ParseError>(t, bytes, at)
 }
 
-/// Decodes one extension. With `CHECK`, applies every rule of [`Message::parse`];
+/// How [`decode_ext`] reports a fault: with the full [`ParseError`] (validation), or
+/// as a bare [`NoView`] for an extension of a message `Message::parse` already
+/// validated (the iterator and the typed accessors), where no error is shown and
+/// the zero-sized fault keeps the result as small as an `Option<Ext>`.
+trait Fault: From<ParseError> {
+    /// Whether to apply every rule of [`Message::parse`], or only what building the
+    /// view needs.
+    const CHECK: bool;
+}
+
+impl Fault for ParseError {
+    const CHECK: bool = true;
+}
+
+/// The view of an extension could not be built (see [`Fault`]).
+struct NoView;
+
+impl From<ParseError> for NoView {
+    #[inline(always)]
+    fn from(_: ParseError) -> Self {
+        NoView
+    }
+}
+
+impl Fault for NoView {
+    const CHECK: bool = false;
+}
+
+/// Decodes one extension. With `E::CHECK`, applies every rule of [`Message::parse`];
 /// without, only what building the view needs (for extensions of a message that
 /// `Message::parse` already validated: the iterator and the typed accessors).
 /// Either way nothing panics: a view that cannot be built is an error.
 #[inline]
-fn decode_ext<const CHECK: bool>(t: u16, bytes: &[u8], at: usize) -> Result<Ext<'_>, ParseError> {
+fn decode_ext<E: Fault>(t: u16, bytes: &[u8], at: usize) -> Result<Ext<'_>, E> {
     let et = ExtType::from_value(t);
     Ok(match et {
         ExtType::Sa => Ext::Sa(head::<SadbSa>(bytes, t, at)?.0),
@@ -1001,7 +1027,7 @@ fn decode_ext<const CHECK: bool>(t: u16, bytes: &[u8], at: usize) -> Result<Ext<
         }
         ExtType::AddressSrc | ExtType::AddressDst | ExtType::AddressProxy | ExtType::NatTOa => {
             let (header, tail) = head::<SadbAddress>(bytes, t, at)?;
-            let addr = if CHECK {
+            let addr = if E::CHECK {
                 parse_address_ext(header, tail, et, at, bytes.len())?
             } else {
                 sockaddr_ref(tail, et, at + SadbAddress::SIZE)?.0
@@ -1013,14 +1039,15 @@ fn decode_ext<const CHECK: bool>(t: u16, bytes: &[u8], at: usize) -> Result<Ext<
             let bits = header.bits.get();
             let key_len = (bits as usize).div_ceil(8);
             let need = align8(SadbKey::SIZE + key_len);
-            if CHECK && need > bytes.len() {
+            if E::CHECK && need > bytes.len() {
                 return Err(ParseError::KeyOverrun {
                     ext: et,
                     at,
                     bits,
                     need,
                     have: bytes.len(),
-                });
+                }
+                .into());
             }
             Ext::Key(
                 et,
@@ -1063,7 +1090,7 @@ fn decode_ext<const CHECK: bool>(t: u16, bytes: &[u8], at: usize) -> Result<Ext<
         }
         ExtType::Policy => {
             let (header, requests) = head::<SadbXPolicy>(bytes, t, at)?;
-            if CHECK {
+            if E::CHECK {
                 // Walk once to validate (af_key `parse_ipsecrequests`).
                 let mut pos = 0;
                 let base = at + SadbXPolicy::SIZE;
@@ -1090,13 +1117,14 @@ fn decode_ext<const CHECK: bool>(t: u16, bytes: &[u8], at: usize) -> Result<Ext<
             } else {
                 align8(SadbXSecCtx::SIZE + ctx_len as usize)
             };
-            if CHECK && need != bytes.len() {
+            if E::CHECK && need != bytes.len() {
                 return Err(ParseError::SecCtxLength {
                     at,
                     ctx_len,
                     need,
                     have: bytes.len(),
-                });
+                }
+                .into());
             }
             Ext::SecCtx(SecCtxView {
                 header,
@@ -1108,12 +1136,13 @@ fn decode_ext<const CHECK: bool>(t: u16, bytes: &[u8], at: usize) -> Result<Ext<
             let base = at + SadbXKmaddress::SIZE;
             let (local, used) = sockaddr_ref(tail, et, base)?;
             let (remote, _) = sockaddr_ref(&tail[used..], et, base + used)?;
-            if CHECK && local.is_ipv4() != remote.is_ipv4() {
+            if E::CHECK && local.is_ipv4() != remote.is_ipv4() {
                 return Err(ParseError::UnsupportedFamily {
                     ext: et,
                     at: base + used,
                     family: family_of(&remote.socket_addr()),
-                });
+                }
+                .into());
             }
             Ext::KmAddress(KmAddressView {
                 header,
@@ -1122,7 +1151,7 @@ fn decode_ext<const CHECK: bool>(t: u16, bytes: &[u8], at: usize) -> Result<Ext<
             })
         }
         ExtType::Filter => Ext::Filter(head::<SadbXFilter>(bytes, t, at)?.0),
-        ExtType::Reserved => return Err(ParseError::ReservedExtension { at }),
+        ExtType::Reserved => return Err(ParseError::ReservedExtension { at }.into()),
         ExtType::Unknown(ext_type) => Ext::Unknown { ext_type, bytes },
     })
 }
