@@ -2,45 +2,15 @@
 //! text and JSON output, keys hidden unless asked, bad input reported with its
 //! place and exit status 65.
 
-use std::io::{Read, Write};
-use std::process::{Command, Stdio};
+use std::io::Read;
+use std::process::Stdio;
 
-use assert_cmd::cargo::CommandCargoExt;
 use pfkey::builder::MessageBuilder;
 use pfkey::repr::{Address, Header, Lifetime, Sa, Sa2};
 use pfkey::wire::{ExtType, Mode, MsgType, SaState, SaType};
 
-fn pfkey() -> Command {
-    Command::cargo_bin("pfkey").expect("the pfkey binary is built")
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(args: &[&str], stdin: &[u8]) -> Run {
-    let mut child = pfkey()
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn pfkey");
-    let mut input = child.stdin.take().expect("stdin");
-    let data = stdin.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = input.write_all(&data);
-    });
-    let out = child.wait_with_output().expect("wait for pfkey");
-    writer.join().expect("stdin writer");
-    Run {
-        code: out.status.code().expect("exit code, not a signal"),
-        stdout: String::from_utf8(out.stdout).expect("utf-8 stdout"),
-        stderr: String::from_utf8(out.stderr).expect("utf-8 stderr"),
-    }
-}
+mod common;
+use common::{pfkey, run_with_stdin as run};
 
 /// The 272-byte DUMP reply (ESP, hmac-sha256 + aes-cbc 256, tunnel reqid 7).
 fn dump_reply(seq: u32, spi: u32) -> Vec<u8> {

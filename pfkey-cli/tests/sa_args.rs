@@ -7,43 +7,10 @@
 //! counterparts (the SA table unchanged afterwards, EEXIST, ESRCH, …) are in
 //! `tests/kernel/tests/cli_sa.rs`, run in the kernel lab.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
-use assert_cmd::cargo::CommandCargoExt;
-
-fn pfkey() -> Command {
-    Command::cargo_bin("pfkey").expect("the pfkey binary is built")
-}
-
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run_with_stdin(args: &[&str], stdin: &[u8]) -> Run {
-    let mut child = pfkey()
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn pfkey");
-    let mut input = child.stdin.take().expect("stdin");
-    let data = stdin.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = input.write_all(&data);
-    });
-    let out = child.wait_with_output().expect("wait for pfkey");
-    writer.join().expect("stdin writer");
-    Run {
-        code: out.status.code().expect("exit code, not a signal"),
-        stdout: String::from_utf8(out.stdout).expect("utf-8 stdout"),
-        stderr: String::from_utf8(out.stderr).expect("utf-8 stderr"),
-    }
-}
+mod common;
+use common::{pfkey, run_with_stdin, Run};
 
 fn run(args: &[&str]) -> Run {
     run_with_stdin(args, b"")
