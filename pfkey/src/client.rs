@@ -101,6 +101,20 @@ const PAST_DEADLINE_MAX: usize = 4096;
 /// Initial size of the request buffer (grows up to the PF_KEY maximum as needed).
 const SEND_BUFFER_START: usize = 4096;
 
+/// A socket left alone this long may have gathered other programs' broadcasts: it
+/// is drained before the next request (see [`Client::settle`]).
+const SETTLE_IDLE: Duration = Duration::from_millis(20);
+
+/// `CLOCK_MONOTONIC_COARSE`: served from the vDSO's data page without reading the
+/// clock hardware, so never a system call (unlike `Instant::now()` on a machine whose
+/// clock source has no vDSO access, e.g. HPET), at jiffy resolution, which is
+/// enough to tell whether a socket sat idle. `None` if the clock cannot be read.
+fn coarse_now() -> Option<Duration> {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC_COARSE)
+        .ok()
+        .map(Duration::from)
+}
+
 static NEXT_SEQ: AtomicU32 = AtomicU32::new(1);
 
 /// The next sequence number: process-wide, never 0 (0 marks the last dump entry and
@@ -181,6 +195,10 @@ pub struct Client<T: Transport = PfKeySocket> {
     echo_pending: bool,
     abandoned: Option<Expect>,
     tracer: Option<Tracer>,
+    /// Other traffic was seen since the last drain: drain before the next request.
+    settle_due: bool,
+    /// When the last request started (coarse clock), to tell an idle socket.
+    last_request: Option<Duration>,
 }
 
 impl<T: Transport> fmt::Debug for Client<T> {
@@ -221,6 +239,8 @@ impl<T: Transport> Client<T> {
             echo_pending: false,
             abandoned: None,
             tracer: None,
+            settle_due: true,
+            last_request: None,
         }
     }
 
@@ -543,6 +563,12 @@ impl<T: Transport> Client<T> {
     /// Use [`Client::dump_as`] for dumps and [`Client::send_raw`] for messages the
     /// kernel does not answer.
     pub fn request_raw(&mut self, msg: &MessageRepr) -> Result<MessageRepr, Error> {
+        self.request_raw_as(msg)
+    }
+
+    /// [`Client::request_raw`], converting the reply to `R` straight from the receive
+    /// buffer; `R = ()` keeps nothing of it (no allocation, no copy of its keys).
+    pub fn request_raw_as<R: FromMessage>(&mut self, msg: &MessageRepr) -> Result<R, Error> {
         let op = operation_of(msg);
         if matches!(msg.header.msg_type, MsgType::Dump | MsgType::XSpdDump) {
             return Err(Error::Unsupported {
@@ -592,6 +618,8 @@ impl<T: Transport> Client<T> {
             let op = Operation::new(exp.msg_type, SaType::Unspec);
             self.finish_stream(exp, &op)?;
         }
+        // Events come from a shared queue: more may be waiting behind this one.
+        self.settle_due = true;
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let mut past = 0;
         loop {
@@ -647,7 +675,7 @@ impl<T: Transport> Client<T> {
             msg_type: reply_type,
             stream: false,
         };
-        let got = self.await_reply(exp, self.deadline(self.timeout), Some(op));
+        let got = self.await_reply(exp, self.timeout, Some(op));
         self.finish_request(seq);
         self.check_reply(op, got)
     }
@@ -668,13 +696,13 @@ impl<T: Transport> Client<T> {
     }
 
     fn flush_replies(&mut self, op: &Operation, exp: Expect) -> Result<(), Error> {
-        let got = self.await_reply(exp, self.deadline(self.timeout), Some(op));
+        let got = self.await_reply(exp, self.timeout, Some(op));
         self.check_reply(op, got)?;
         self.rbuf.clear();
         // af_key pfkey_flush: the echo is followed by the broadcast only if something
         // was flushed (xfrm_state_flush returns -ESRCH for an empty table), and an
         // error in the flush itself comes after the echo as an error reply.
-        let got = self.await_reply(exp, self.deadline(self.flush_grace), Some(op))?;
+        let got = self.await_reply(exp, self.flush_grace, Some(op))?;
         if got {
             let r = self.check_reply(op, Ok(true));
             self.rbuf.clear();
@@ -794,14 +822,30 @@ impl<T: Transport> Client<T> {
 
     /// Before a request: finish an abandoned dump, then classify whatever is already
     /// queued, so that the socket buffer has room for the reply (cf. strongSwan's
-    /// drain before each request).
+    /// drain before each request; PF_KEY drops a reply for a full socket silently).
+    ///
+    /// The drain costs a receive, so it runs only when something may be queued: on
+    /// the first request, after other traffic was seen (a reply that was not the
+    /// first message to arrive, events), and when the socket sat idle for
+    /// [`SETTLE_IDLE`]. Otherwise the previous reply was the first message of an
+    /// empty queue moments ago, and a script of back-to-back requests pays one
+    /// `send` and one `recv` each, as the raw floor does.
     fn settle(&mut self, op: &Operation) -> Result<(), Error> {
         if let Some(exp) = self.abandoned.take() {
             self.finish_stream(exp, op)?;
         }
-        let now = Instant::now();
+        let now = coarse_now();
+        let idle = match (self.last_request, now) {
+            (Some(then), Some(now)) => now.saturating_sub(then) >= SETTLE_IDLE,
+            _ => true,
+        };
+        self.last_request = now;
+        if !(idle || self.settle_due) {
+            return Ok(());
+        }
+        self.settle_due = false;
         for _ in 0..PAST_DEADLINE_MAX {
-            if !self.recv_one(Some(now), Some(op))? {
+            if !self.try_recv_one(Some(op))? {
                 break;
             }
             self.dispose();
@@ -813,7 +857,7 @@ impl<T: Transport> Client<T> {
     /// reply, or a timeout between two messages).
     pub(crate) fn finish_stream(&mut self, exp: Expect, op: &Operation) -> Result<(), Error> {
         loop {
-            if !self.await_reply(exp, self.deadline(self.timeout), Some(op))? {
+            if !self.await_reply(exp, self.timeout, Some(op))? {
                 return Ok(());
             }
             let last = match peek_header(self.rbuf.as_slice()) {
@@ -835,7 +879,23 @@ impl<T: Transport> Client<T> {
         deadline: Option<Instant>,
         op: Option<&Operation>,
     ) -> Result<bool, Error> {
-        match self.transport.recv(&mut self.rbuf, deadline) {
+        let got = self.transport.recv(&mut self.rbuf, deadline);
+        self.received(got, op)
+    }
+
+    /// Receives one message into `rbuf` if one is queued; `false` otherwise.
+    fn try_recv_one(&mut self, op: Option<&Operation>) -> Result<bool, Error> {
+        let got = self.transport.try_recv(&mut self.rbuf);
+        self.received(got, op)
+    }
+
+    /// The outcome of a receive: traced, or turned into the client's error.
+    fn received(
+        &mut self,
+        got: std::io::Result<Option<usize>>,
+        op: Option<&Operation>,
+    ) -> Result<bool, Error> {
+        match got {
             Ok(Some(_)) => {
                 if let Some(t) = self.tracer.as_mut() {
                     t(Traffic::Received, self.rbuf.as_slice());
@@ -850,17 +910,32 @@ impl<T: Transport> Client<T> {
         }
     }
 
-    /// Waits for the reply described by `exp`; other messages are classified on the
-    /// way. Returns `true` with the reply in `rbuf`, `false` if the deadline passed.
+    /// Waits up to `wait` for the reply described by `exp`; other messages are
+    /// classified on the way. Returns `true` with the reply in `rbuf`, `false` if the
+    /// time ran out.
+    ///
+    /// af_key answers inside `send()` and produces dump entries inside `recv()`, so
+    /// the awaited message is normally already queued: it is read first without a
+    /// deadline, and the clock is read (which can be a system call, see
+    /// [`coarse_now`]) only once the queue is empty or holds other traffic.
     pub(crate) fn await_reply(
         &mut self,
         exp: Expect,
-        deadline: Instant,
+        wait: Duration,
         op: Option<&Operation>,
     ) -> Result<bool, Error> {
+        let mut deadline: Option<Instant> = None;
         let mut past = 0;
         loop {
-            if !self.recv_one(Some(deadline), op)? {
+            let got = match deadline {
+                None => self.try_recv_one(op)?,
+                Some(d) => self.recv_one(Some(d), op)?,
+            };
+            if !got {
+                if deadline.is_none() && !wait.is_zero() {
+                    deadline = Some(self.deadline(wait));
+                    continue;
+                }
                 return Ok(false);
             }
             match self.verdict(&exp) {
@@ -868,7 +943,12 @@ impl<T: Transport> Client<T> {
                 Verdict::Skip => self.rbuf.clear(),
                 Verdict::Other => self.dispose(),
             }
-            if Instant::now() >= deadline {
+            self.settle_due = true;
+            let d = match deadline {
+                Some(d) => d,
+                None => *deadline.insert(self.deadline(wait)),
+            };
+            if Instant::now() >= d {
                 past += 1;
                 if past > PAST_DEADLINE_MAX {
                     return Ok(false);

@@ -265,6 +265,10 @@ impl Transport for PfKeySocket {
     fn recv(&mut self, buf: &mut MsgBuf, deadline: Option<Instant>) -> io::Result<Option<usize>> {
         self.recv_until(buf, deadline)
     }
+
+    fn try_recv(&mut self, buf: &mut MsgBuf) -> io::Result<Option<usize>> {
+        PfKeySocket::try_recv(self, buf)
+    }
 }
 
 impl AsFd for PfKeySocket {

@@ -26,6 +26,17 @@ pub trait Transport {
     /// returns a message that is already queued, so it doubles as "non-blocking".
     /// Returns `Ok(None)` when the deadline passes with nothing queued.
     fn recv(&mut self, buf: &mut MsgBuf, deadline: Option<Instant>) -> io::Result<Option<usize>>;
+
+    /// Receives a message only if one is already queued (`Ok(None)` otherwise).
+    ///
+    /// The client tries this first for every reply: af_key answers inside `send()`,
+    /// so the reply is normally waiting and no clock needs reading (on a machine whose
+    /// clock source has no vDSO, such as HPET, every clock read is a system call). The
+    /// default asks [`Transport::recv`] with a deadline of now; transports that can
+    /// poll without the clock override it.
+    fn try_recv(&mut self, buf: &mut MsgBuf) -> io::Result<Option<usize>> {
+        self.recv(buf, Some(Instant::now()))
+    }
 }
 
 impl<T: Transport + ?Sized> Transport for &mut T {
@@ -36,6 +47,10 @@ impl<T: Transport + ?Sized> Transport for &mut T {
     fn recv(&mut self, buf: &mut MsgBuf, deadline: Option<Instant>) -> io::Result<Option<usize>> {
         (**self).recv(buf, deadline)
     }
+
+    fn try_recv(&mut self, buf: &mut MsgBuf) -> io::Result<Option<usize>> {
+        (**self).try_recv(buf)
+    }
 }
 
 impl<T: Transport + ?Sized> Transport for Box<T> {
@@ -45,6 +60,10 @@ impl<T: Transport + ?Sized> Transport for Box<T> {
 
     fn recv(&mut self, buf: &mut MsgBuf, deadline: Option<Instant>) -> io::Result<Option<usize>> {
         (**self).recv(buf, deadline)
+    }
+
+    fn try_recv(&mut self, buf: &mut MsgBuf) -> io::Result<Option<usize>> {
+        (**self).try_recv(buf)
     }
 }
 

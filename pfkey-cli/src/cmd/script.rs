@@ -829,8 +829,8 @@ impl<T: Transport> Executor<T> {
                     }
                 }
                 for d in &deletes {
-                    match self.client()?.request_raw(d) {
-                        Ok(_) => {}
+                    match self.client()?.request_raw_as::<()>(d) {
+                        Ok(()) => {}
                         // Gone meanwhile (expired): what deleteall wants.
                         Err(e) if e.is_kernel_errno(libc::ESRCH) => {}
                         Err(e) => return Err(e.into()),
@@ -849,10 +849,9 @@ impl<T: Transport> Executor<T> {
                         let reply = self.client()?.request_raw(msg)?;
                         self.print_repr(&reply, out).map_err(Step::Output)
                     }
-                    _ => {
-                        self.client()?.request_raw(msg)?;
-                        Ok(())
-                    }
+                    // Success is all a script needs of the rest (the reply to an ADD
+                    // repeats its keys): nothing of it is kept.
+                    _ => Ok(self.client()?.request_raw_as::<()>(msg)?),
                 }
             }
         }

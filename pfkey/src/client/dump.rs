@@ -71,8 +71,8 @@ impl<T: Transport, I: FromMessage> Iterator for Dump<'_, T, I> {
             State::Failed(e) => return Some(Err(e)),
             State::Running => {}
         }
-        let deadline = self.client.deadline(self.client.timeout());
-        match self.client.await_reply(self.exp, deadline, Some(&self.op)) {
+        let wait = self.client.timeout();
+        match self.client.await_reply(self.exp, wait, Some(&self.op)) {
             Ok(true) => {}
             Ok(false) => {
                 // The rest may still come: the client discards it before its next

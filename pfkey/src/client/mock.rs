@@ -71,4 +71,13 @@ impl Transport for Mock {
             }
         }
     }
+
+    fn try_recv(&mut self, buf: &mut MsgBuf) -> io::Result<Option<usize>> {
+        if self.inbox.is_empty() {
+            // A look without waiting: recorded as a zero wait.
+            self.waits.push(Duration::ZERO);
+            return Ok(None);
+        }
+        self.recv(buf, None)
+    }
 }

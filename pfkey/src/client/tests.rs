@@ -944,3 +944,52 @@ fn raw_request_errors_name_the_sa_or_policy_of_the_message() {
          already exists (EEXIST)"
     );
 }
+
+/// Looks at an empty queue so far (each drain and each fruitless non-blocking read
+/// records one zero wait).
+fn empty_looks(c: &Client<Mock>) -> usize {
+    c.transport().waits.len()
+}
+
+#[test]
+fn back_to_back_requests_are_one_send_and_one_receive_each() {
+    let mut c = client(Mock::with_responder(answer_sa(MsgType::Get, 0x1000)));
+    for _ in 0..3 {
+        c.get(&esp_id()).unwrap();
+    }
+    // Only the first request drained the (empty) queue; every reply was already
+    // queued when it was looked for, so no receive waited.
+    assert_eq!(empty_looks(&c), 1);
+    assert!(c.transport().waits.iter().all(|w| w.is_zero()));
+}
+
+#[test]
+fn other_traffic_seen_makes_the_next_request_drain_first() {
+    let mut c = client(Mock::with_responder(|m| {
+        let h = hdr(MsgType::Get, m.satype(), m.seq(), m.pid());
+        vec![expire_msg(0xe1), sa_msg(h, 0x1000)]
+    }));
+    c.get(&esp_id()).unwrap();
+    let before = empty_looks(&c);
+    // Two more events arrive between the requests.
+    c.transport_mut().inbox.push_back(expire_msg(0xe2));
+    c.transport_mut().inbox.push_back(expire_msg(0xe3));
+    c.get(&esp_id()).unwrap();
+    // The reply to the first request came after an event, so the second request
+    // drained the queue (ending on one empty look) before it was sent.
+    assert_eq!(empty_looks(&c), before + 1);
+    assert_eq!(c.queued_events(), 4);
+}
+
+#[test]
+fn an_idle_socket_is_drained_before_the_next_request() {
+    let mut c = client(Mock::with_responder(answer_sa(MsgType::Get, 0x1000)));
+    c.get(&esp_id()).unwrap();
+    c.get(&esp_id()).unwrap();
+    let before = empty_looks(&c);
+    std::thread::sleep(SETTLE_IDLE * 3);
+    c.transport_mut().inbox.push_back(expire_msg(0xe1));
+    c.get(&esp_id()).unwrap();
+    assert_eq!(empty_looks(&c), before + 1);
+    assert_eq!(c.queued_events(), 1);
+}

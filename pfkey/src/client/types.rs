@@ -370,6 +370,14 @@ pub trait FromMessage: Sized {
     fn from_message(m: &Message<'_>) -> Result<Self, ExtType>;
 }
 
+/// Keeps nothing of the reply: for requests whose success is all the caller needs
+/// (e.g. a script's ADD, whose reply repeats the keys), so no copy of it is made.
+impl FromMessage for () {
+    fn from_message(_: &Message<'_>) -> Result<Self, ExtType> {
+        Ok(())
+    }
+}
+
 impl FromMessage for MessageRepr {
     fn from_message(m: &Message<'_>) -> Result<Self, ExtType> {
         Ok(MessageRepr::from_message(m))
