@@ -794,7 +794,7 @@ impl<T: Transport> Client<T> {
             };
             match res {
                 Ok(n) => {
-                    self.sbuf.truncate(n);
+                    self.sbuf.set_built(n);
                     return Ok(());
                 }
                 Err(BuildError::BufferTooSmall { .. }) if cap < MAX_MESSAGE_LEN => {

@@ -179,6 +179,16 @@ impl MsgBuf {
         &mut self.data[..]
     }
 
+    /// Marks the first `n` bytes of the area [`MsgBuf::scratch`] handed out as the
+    /// current message, without wiping the rest: for a [`crate::builder::MessageBuilder`]
+    /// that finished an `n`-byte message there, because the builder writes only the
+    /// bytes of the message it returns (its regions grow from the front and are never
+    /// given back), so the bytes past `n` are still the zeros `scratch` left.
+    /// Wiping them instead cost about 4,000 instructions per request with a 4 KiB buffer.
+    pub(crate) fn set_built(&mut self, n: usize) {
+        self.len = n.min(self.data.len());
+    }
+
     /// Grows to at least `n` bytes of capacity, wiping the old allocation.
     pub(crate) fn grow_to(&mut self, n: usize) {
         self.clear();

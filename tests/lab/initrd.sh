@@ -13,6 +13,14 @@ lab_copy_host_file() {
     cp -L "$f" "$root$f"
 }
 
+# Copies the shared libraries a host binary links (and the dynamic loader) into the initramfs.
+lab_copy_host_libs() {
+    local root="$1" bin="$2" lib
+    while IFS= read -r lib; do
+        lab_copy_host_file "$root" "$lib"
+    done < <(ldd "$bin" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }')
+}
+
 # lab_initrd CMD_SCRIPT ENV_FILE: writes $LAB_OUT/initrd.cpio. Needs LAB_BUSYBOX, LAB_IP,
 # LAB_MODDIR, LAB_PFKEY_BIN and $LAB_OUT/tests.list.
 lab_initrd() {
@@ -33,10 +41,14 @@ lab_initrd() {
 
     # iproute2 and the shared libraries it links (including the dynamic loader).
     cp -L "$LAB_IP" "$root/usr/sbin/ip"
-    local lib
-    while IFS= read -r lib; do
-        lab_copy_host_file "$root" "$lib"
-    done < <(ldd "$LAB_IP" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }')
+    lab_copy_host_libs "$root" "$LAB_IP"
+    # Host tools asked for with PFKEY_LAB_TOOLS (e.g. "strace perf", to profile in the guest).
+    local tool path
+    for tool in ${PFKEY_LAB_TOOLS:-}; do
+        path="$(command -v "$tool")" || lab_die "PFKEY_LAB_TOOLS: no '$tool' on this host"
+        cp -L "$path" "$root/usr/bin/$tool"
+        lab_copy_host_libs "$root" "$path"
+    done
     [[ -d /etc/iproute2 ]] && cp -r /etc/iproute2 "$root/etc/"
     printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$root/etc/passwd"
     printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"

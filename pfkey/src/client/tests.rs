@@ -993,3 +993,26 @@ fn an_idle_socket_is_drained_before_the_next_request() {
     assert_eq!(empty_looks(&c), before + 1);
     assert_eq!(c.queued_events(), 1);
 }
+
+#[test]
+fn the_builder_writes_nothing_past_the_message_it_returns() {
+    // MsgBuf::set_built relies on this to skip wiping the rest of the send buffer.
+    let mut buf = [0x55u8; 1024];
+    let h = hdr(MsgType::Add, SaType::Esp, 1, PID);
+    let mut b = MessageBuilder::new(&mut buf, &h).unwrap();
+    b.key(ExtType::KeyAuth, 160, &[0x11; 20]).unwrap();
+    b.address(ExtType::AddressSrc, &Address::host(ip("10.0.0.1")))
+        .unwrap();
+    // An extension that does not fit fails without writing past what fits either.
+    assert!(b.key(ExtType::KeyEncrypt, 8000, &[0x22; 1000]).is_err());
+    let n = b.finish().unwrap().len();
+    assert!(n < 100);
+    assert!(buf[n..].iter().all(|&x| x == 0x55));
+}
+
+#[test]
+fn no_key_bytes_stay_in_the_send_buffer_after_a_request() {
+    let mut c = client(Mock::with_responder(answer_sa(MsgType::Add, 0x1000)));
+    c.add(&esp_spec()).unwrap();
+    assert!(c.sbuf.scratch().iter().all(|&x| x == 0));
+}
