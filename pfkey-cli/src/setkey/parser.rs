@@ -107,30 +107,112 @@ pub struct Parsed {
 }
 
 /// Parses a whole script. Never panics.
+///
+/// A long script is parsed in chunks on several threads (see [`parse_chunks`]); the result
+/// is the same as a parse in one piece, which is what is done whenever a chunk finds
+/// anything wrong, so that diagnostics never depend on where the chunks were cut.
 pub fn parse(src: &str) -> Parsed {
     let (toks, lex_errors) = tokenize(src);
-    let mut p = Parser {
-        src,
-        toks,
-        pos: 0,
-        diags: lex_errors
-            .into_iter()
-            .map(|e| RawDiag {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS));
+    let parallel = if lex_errors.is_empty() && threads > 1 {
+        parse_chunks(src, &toks, threads)
+    } else {
+        None
+    };
+    let (statements, diags, mut secrets) = match parallel {
+        Some(done) => done,
+        None => {
+            let mut p = Parser::new(src, &toks);
+            p.diags.extend(lex_errors.into_iter().map(|e| RawDiag {
                 severity: Severity::Error,
                 span: e.span,
                 message: e.message,
-            })
-            .collect(),
-        secrets: Vec::new(),
+            }));
+            let statements = p.script();
+            (statements, p.diags, p.secrets)
+        }
     };
-    let statements = p.script();
-    let mut secrets = p.secrets;
-    secrets.extend(key_positions(src, &p.toks));
+    secrets.extend(key_positions(src, &toks));
     Parsed {
         statements,
-        diags: p.diags,
+        diags,
         secrets,
     }
+}
+
+/// At most this many parser threads.
+const MAX_THREADS: usize = 8;
+
+/// Statements per chunk below which a thread costs more than it saves.
+const MIN_CHUNK_STATEMENTS: usize = 256;
+
+/// Statements, diagnostics and key spans of a parse.
+type Pieces = (Vec<Statement>, Vec<RawDiag>, Vec<Span>);
+
+/// Parses `toks` in up to `threads` chunks at once, cut just after a `;` token. Statements
+/// are independent (the parser keeps no state from one to the next, and a statement ends
+/// at its `;`: a `;` inside quotes is part of a string token), so chunks parsed apart give
+/// the statements and warnings of a parse in one piece, in order, as long as every chunk
+/// parses without error and no chunk but the last holds `exit` (which ends the script).
+/// Otherwise, or if the script is too short to be worth it, `None`: parse it in one piece.
+fn parse_chunks(src: &str, toks: &[Token], threads: usize) -> Option<Pieces> {
+    let semis = toks.iter().filter(|t| t.kind == TokenKind::Semi).count();
+    let chunks = threads.min(semis / MIN_CHUNK_STATEMENTS);
+    if chunks < 2 {
+        return None;
+    }
+    // Cut after every (semis / chunks)-th `;`.
+    let per = semis / chunks;
+    let mut cuts = Vec::with_capacity(chunks + 1);
+    cuts.push(0);
+    let mut seen = 0;
+    for (i, t) in toks.iter().enumerate() {
+        if t.kind == TokenKind::Semi {
+            seen += 1;
+            if seen % per == 0 && cuts.len() < chunks {
+                cuts.push(i + 1);
+            }
+        }
+    }
+    cuts.push(toks.len());
+    let parts: Vec<Option<Pieces>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = cuts
+            .windows(2)
+            .map(|w| {
+                let part = toks.get(w[0]..w[1]).unwrap_or_default();
+                scope.spawn(move || {
+                    let mut p = Parser::new(src, part);
+                    let statements = p.script();
+                    let clean = p.diags.iter().all(|d| d.severity != Severity::Error);
+                    clean.then_some((statements, p.diags, p.secrets))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().ok().flatten())
+            .collect()
+    });
+    let last = parts.len().saturating_sub(1);
+    let mut out: Pieces = (Vec::new(), Vec::new(), Vec::new());
+    for (i, part) in parts.into_iter().enumerate() {
+        let (statements, diags, secrets) = part?;
+        if i < last
+            && statements
+                .iter()
+                .any(|s| matches!(s.command, Command::Exit))
+        {
+            return None;
+        }
+        if out.0.is_empty() {
+            out = (statements, diags, secrets);
+        } else {
+            out.0.extend(statements);
+            out.1.extend(diags);
+            out.2.extend(secrets);
+        }
+    }
+    Some(out)
 }
 
 /// Every token in a key's place (two after `-E` or `-A`: a quoted string, or a word that is
@@ -168,7 +250,7 @@ const SA_OPTION_NAMES: &[&str] = &[
 
 struct Parser<'s> {
     src: &'s str,
-    toks: Vec<Token>,
+    toks: &'s [Token],
     pos: usize,
     diags: Vec<RawDiag>,
     secrets: Vec<Span>,
@@ -250,6 +332,16 @@ fn hint(word: &str, candidates: &[&str]) -> String {
 }
 
 impl<'s> Parser<'s> {
+    fn new(src: &'s str, toks: &'s [Token]) -> Self {
+        Parser {
+            src,
+            toks,
+            pos: 0,
+            diags: Vec::new(),
+            secrets: Vec::new(),
+        }
+    }
+
     // ----------------------------------------------------------------------------------
     // Token access and reporting
     // ----------------------------------------------------------------------------------
@@ -2133,6 +2225,89 @@ fn decode_hex_padded(hex: &str) -> Option<Zeroizing<Vec<u8>>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A long script of every kind of statement, with warnings (odd hex digits, des-deriv)
+    /// and `;`/`#` inside quoted keys, `n` rounds of it.
+    fn long_script(n: usize) -> String {
+        let mut src = String::from("# a comment; with a semicolon\n");
+        for i in 0..n {
+            let (a, b) = (i / 250, i % 250);
+            src.push_str(&format!(
+                "add 10.{a}.{b}.1 10.{a}.{b}.2 esp {spi} -m transport -E aes-cbc 0x{k} -A \
+                 hmac-sha1 \"quoted;#key_20_bytes\";\n\
+                 spdadd 10.{a}.{b}.0/24 10.9.0.0/16 any -P out ipsec\n  \
+                 esp/tunnel/10.{a}.{b}.1-10.{a}.{b}.2/require;\n\
+                 update 10.{a}.{b}.1 10.{a}.{b}.2 ah 0x{spi:x} -A hmac-md5 0x{odd};\n\
+                 get 10.{a}.{b}.1 10.{a}.{b}.2 esp {spi};\n",
+                spi = 0x1000 + i,
+                k = "22".repeat(16),
+                odd = "1".repeat(31),
+            ));
+        }
+        src
+    }
+
+    fn whole(src: &str) -> (String, Vec<RawDiag>, Vec<Span>) {
+        let (toks, _) = tokenize(src);
+        let mut p = Parser::new(src, &toks);
+        let statements = p.script();
+        (format!("{statements:?}"), p.diags, p.secrets)
+    }
+
+    #[test]
+    fn a_script_parsed_in_chunks_equals_the_script_parsed_whole() {
+        let src = long_script(600);
+        let (toks, lex) = tokenize(&src);
+        assert!(lex.is_empty());
+        let errors: Vec<_> = whole(&src)
+            .1
+            .into_iter()
+            .filter(|d| d.severity == Severity::Error)
+            .take(3)
+            .collect();
+        assert!(errors.is_empty(), "{errors:?}");
+        for threads in [2, 3, 8] {
+            let (statements, diags, secrets) =
+                parse_chunks(&src, &toks, threads).expect("a long clean script is chunked");
+            assert_eq!(statements.len(), 2400);
+            let (w_statements, w_diags, w_secrets) = whole(&src);
+            assert_eq!(format!("{statements:?}"), w_statements);
+            assert_eq!(diags, w_diags);
+            assert!(diags.iter().any(|d| d.severity == Severity::Warning));
+            assert_eq!(secrets, w_secrets);
+        }
+    }
+
+    #[test]
+    fn an_error_or_an_early_exit_anywhere_makes_the_parse_whole() {
+        let good = long_script(600);
+        let (toks, _) = tokenize(&good);
+        assert!(parse_chunks(&good, &toks, 2).is_some());
+        // An error in the second half: the chunks give up, and parse() reports exactly
+        // what a parse in one piece does.
+        let bad = good.replacen("get 10.2.", "get 10.2.0.1 10.2.0.2 esp -x;\nget 10.2.", 1);
+        let (toks, _) = tokenize(&bad);
+        assert!(parse_chunks(&bad, &toks, 2).is_none());
+        let parsed = parse(&bad);
+        let (w_statements, w_diags, _) = whole(&bad);
+        assert_eq!(format!("{:?}", parsed.statements), w_statements);
+        assert_eq!(parsed.diags, w_diags);
+        assert!(parsed.diags.iter().any(|d| d.severity == Severity::Error));
+        // `exit` in the first half ends the script there.
+        let exit = good.replacen("get 10.0.5.", "exit;\nget 10.0.5.", 1);
+        let (toks, _) = tokenize(&exit);
+        assert!(parse_chunks(&exit, &toks, 2).is_none());
+        let parsed = parse(&exit);
+        assert!(matches!(
+            parsed.statements.last().map(|s| &s.command),
+            Some(Command::Exit)
+        ));
+        assert!(parsed.statements.len() < 30);
+        // A short script is not worth a thread.
+        let short = long_script(10);
+        let (toks, _) = tokenize(&short);
+        assert!(parse_chunks(&short, &toks, 8).is_none());
+    }
 
     #[test]
     fn hex_with_odd_digits_gets_a_leading_nibble() {

@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! pfkey-bench run [--sizes 1000,10000] [--reps 3] [--latency 20] [--dir /tmp/bench]
-//! pfkey-bench floor-add N | floor-dump | floor-flush | lib-dump
+//! pfkey-bench floor-add N | floor-dump | floor-flush | lib-add N | lib-dump
 //! pfkey-bench measure [--stdout FILE] [--stdin FILE] -- CMD ARGS…
 //! ```
 
@@ -31,10 +31,12 @@ fn main() -> ExitCode {
             .map_err(|e| format!("floor dump: {e}")),
         Some("floor-flush") => floor::flush().map_err(|e| format!("floor flush: {e}")),
         Some("lib-dump") => lib_dump(),
+        Some("lib-add") => arg_n(&args).and_then(lib_add),
         Some("measure") => measure(&args[1..]),
-        _ => {
-            Err("usage: pfkey-bench run|floor-add N|floor-dump|floor-flush|lib-dump|measure".into())
-        }
+        _ => Err(
+            "usage: pfkey-bench run|floor-add N|floor-dump|floor-flush|lib-add N|lib-dump|measure"
+                .into(),
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -63,6 +65,30 @@ fn lib_dump() -> Result<(), String> {
         n += 1;
     }
     println!("{n}");
+    Ok(())
+}
+
+/// The library's own client, without the CLI: N [`pfkey::Client::add`] calls with the
+/// workload's SAs (what an IKE daemon pays per SA on top of the floor).
+fn lib_add(n: u32) -> Result<(), String> {
+    use pfkey::client::{AlgKey, SaSpec};
+    use pfkey::repr::Key;
+    let mut c = pfkey::Client::open().map_err(|e| e.to_string())?;
+    for i in 0..n {
+        let (src, dst, spi) = workload::sa_addrs(i);
+        let mut sa = SaSpec::new(pfkey::wire::SaType::Esp, spi, src.into(), dst.into());
+        sa.mode = pfkey::wire::Mode::Transport;
+        let key = |k: &[u8]| Key::new(k.to_vec()).map_err(|e| e.to_string());
+        sa.auth = Some(AlgKey {
+            id: 3,
+            key: key(&workload::AUTH_KEY)?,
+        });
+        sa.enc = Some(AlgKey {
+            id: 12,
+            key: key(&workload::ENC_KEY)?,
+        });
+        c.add(&sa).map_err(|e| e.to_string())?;
+    }
     Ok(())
 }
 
@@ -268,6 +294,14 @@ fn run(args: &[String]) -> Result<(), String> {
                 .push(sample(&[me, "floor-flush"], None, None)?);
 
             let sc = script.to_str().unwrap_or_default();
+            // Reading and compiling the script alone (no kernel): the CLI's own share.
+            s.entry("pfkey -n -f add (compile only)")
+                .or_default()
+                .push(sample(&[pk, "-n", "-f", sc], None, None)?);
+            s.entry("library add")
+                .or_default()
+                .push(sample(&[me, "lib-add", &ns], None, None)?);
+            quiet(&[pk, "flush"])?;
             s.entry("pfkey -f add")
                 .or_default()
                 .push(sample(&[pk, "-f", sc], None, None)?);
