@@ -168,7 +168,7 @@ fn write_sa(out: &mut Output, sa: &SaInfo, show_keys: bool, now: u64) -> Result<
     let format = out.format;
     let w = out.stdout();
     match format {
-        Format::Json => json::line(w, &sa_out::json(sa, show_keys)),
+        Format::Json => sa_out::write_json(w, sa, show_keys),
         Format::Text => sa_out::write_text(w, sa, show_keys, now),
     }
     .map_err(Failure::stdout)
@@ -262,7 +262,7 @@ pub fn getspi(args: &GetSpiArgs, out: &mut Output) -> Result<(), Failure> {
     let format = out.format;
     let w = out.stdout();
     match format {
-        Format::Json => json::line(w, &sa_out::json(&sa, false)),
+        Format::Json => sa_out::write_json(w, &sa, false),
         Format::Text => writeln!(w, "0x{:08x}", sa.spi),
     }
     .map_err(Failure::stdout)
@@ -353,7 +353,7 @@ pub fn dump(args: &DumpArgs, out: &mut Output) -> Result<(), Failure> {
         })?;
         let w = out.stdout();
         let r = match format {
-            DumpFormat::Json => json::line(w, &sa_out::json(&sa, show_keys)),
+            DumpFormat::Json => sa_out::write_json(w, &sa, show_keys),
             _ => {
                 let sep = if count > 1 { writeln!(w) } else { Ok(()) };
                 sep.and_then(|()| sa_out::write_text(w, &sa, show_keys, now))
