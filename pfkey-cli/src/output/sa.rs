@@ -53,17 +53,31 @@ fn hex32(w: &mut impl Write, v: u32) -> io::Result<()> {
     w.write_all(&hex32_text(v))
 }
 
-/// An IP address as `Display` writes it (IPv4 dotted quads without `fmt`).
+/// An IP address as `Display` writes it (IPv4 dotted quads without `fmt`, made on the
+/// stack and written at once: every SA line has two or three).
 fn ip(w: &mut impl Write, addr: IpAddr) -> io::Result<()> {
     match addr {
         IpAddr::V4(a) => {
-            let [a, b, c, d] = a.octets();
-            num(w, a)?;
-            for o in [b, c, d] {
-                w.write_all(b".")?;
-                num(w, o)?;
+            // At most `255.255.255.255`, 15 bytes.
+            let mut text = [0u8; 15];
+            let mut len = 0;
+            for (i, o) in a.octets().into_iter().enumerate() {
+                if i > 0 {
+                    text[len] = b'.';
+                    len += 1;
+                }
+                if o >= 100 {
+                    text[len] = b'0' + o / 100;
+                    len += 1;
+                }
+                if o >= 10 {
+                    text[len] = b'0' + o / 10 % 10;
+                    len += 1;
+                }
+                text[len] = b'0' + o % 10;
+                len += 1;
             }
-            Ok(())
+            w.write_all(&text[..len])
         }
         IpAddr::V6(a) => write!(w, "{a}"),
     }
@@ -1075,6 +1089,21 @@ mod tests {
             for (path, doc) in objects {
                 let obj = path.iter().fold(&shape, |s, k| s.get(k));
                 assert_eq!(obj.keys(), documented_object(doc), "{path:?}: {line}");
+            }
+        }
+    }
+
+    #[test]
+    fn ipv4_is_written_as_display_writes_it() {
+        for o in 0..=255u8 {
+            for addr in [
+                [o, 0, 9, 10],
+                [99, o, 100, 255],
+                [1, 22, o, 133],
+                [255, 254, 0, o],
+            ] {
+                let addr = IpAddr::from(addr);
+                assert_eq!(text(|w| ip(w, addr)), addr.to_string());
             }
         }
     }
