@@ -22,12 +22,11 @@ use pfkey::Message;
 #[allow(dead_code, unused_imports)]
 #[path = "../src/output"]
 mod output {
-    pub mod json;
     pub mod sa;
     pub mod time;
 }
 
-use output::{json, sa};
+use output::sa;
 
 /// A fixture's bytes (hex lines after `#` comments).
 fn fixture(name: &str) -> Vec<u8> {
@@ -116,7 +115,7 @@ fn print_all() -> io::Result<()> {
                 for show_keys in [false, true] {
                     writeln!(w, "== {name} now={now} show_keys={show_keys}")?;
                     sa::write_text(&mut w, &sa, show_keys, now)?;
-                    json::line(&mut w, &sa::json(&sa, show_keys))?;
+                    sa::write_json(&mut w, &sa, show_keys)?;
                 }
             }
         }
@@ -142,7 +141,7 @@ fn dump(entries: &[Vec<u8>], n: usize, format: Format, now: u64) -> io::Result<(
             Format::Decode => {
                 black_box(&sa);
             }
-            Format::Json => json::line(&mut w, &sa::json(&sa, false))?,
+            Format::Json => sa::write_json(&mut w, &sa, false)?,
             Format::Text => {
                 if count > 0 {
                     writeln!(w)?;

@@ -1,5 +1,5 @@
 //! SAs for people and for programs: a readable text block ([`write_text`]) and the
-//! stable JSON object of JSON.md, "SA" ([`json`]).
+//! stable JSON object of JSON.md, "SA" ([`write_json`]).
 //!
 //! Both are built from [`SaInfo`], the client's owned view of an SA message (a dump
 //! entry, a GET reply). Keys are shown only when asked: the text says `<hidden>`, the
@@ -53,17 +53,31 @@ fn hex32(w: &mut impl Write, v: u32) -> io::Result<()> {
     w.write_all(&hex32_text(v))
 }
 
-/// An IP address as `Display` writes it (IPv4 dotted quads without `fmt`).
+/// An IP address as `Display` writes it (IPv4 dotted quads without `fmt`, made on the
+/// stack and written at once: every SA line has two or three).
 fn ip(w: &mut impl Write, addr: IpAddr) -> io::Result<()> {
     match addr {
         IpAddr::V4(a) => {
-            let [a, b, c, d] = a.octets();
-            num(w, a)?;
-            for o in [b, c, d] {
-                w.write_all(b".")?;
-                num(w, o)?;
+            // At most `255.255.255.255`, 15 bytes.
+            let mut text = [0u8; 15];
+            let mut len = 0;
+            for (i, o) in a.octets().into_iter().enumerate() {
+                if i > 0 {
+                    text[len] = b'.';
+                    len += 1;
+                }
+                if o >= 100 {
+                    text[len] = b'0' + o / 100;
+                    len += 1;
+                }
+                if o >= 10 {
+                    text[len] = b'0' + o / 10 % 10;
+                    len += 1;
+                }
+                text[len] = b'0' + o % 10;
+                len += 1;
             }
-            Ok(())
+            w.write_all(&text[..len])
         }
         IpAddr::V6(a) => write!(w, "{a}"),
     }
@@ -176,24 +190,19 @@ fn enc_kind(satype: SaType) -> AlgKind {
 /// Names of the set `SADB_SAFLAGS_*` bits; unnamed bits as one `0x…` entry.
 pub fn flag_names(flags: u32) -> Vec<String> {
     let mut names = Vec::new();
-    let mut rest = flags;
-    for &(bit, name) in SA_FLAG_NAMES {
-        if flags & bit != 0 {
-            names.push(name.to_owned());
-            rest &= !bit;
-        }
-    }
-    if rest != 0 {
-        names.push(format!("0x{rest:x}"));
-    }
+    let _ = each_flag_name(flags, |part| {
+        names.push(part.map_or_else(|rest| format!("0x{rest:x}"), str::to_owned));
+        Ok(())
+    });
     names
 }
 
-fn nat_t_type_name(t: u8) -> String {
+/// `espinudp`, `espinudp-non-ike`, `unknown(N)`.
+fn nat_t_type_name(t: u8) -> Cow<'static, str> {
     match t {
         UDP_ENCAP_ESPINUDP => "espinudp".into(),
         UDP_ENCAP_ESPINUDP_NON_IKE => "espinudp-non-ike".into(),
-        other => format!("unknown({other})"),
+        other => format!("unknown({other})").into(),
     }
 }
 
@@ -393,6 +402,14 @@ pub fn write_text(w: &mut impl Write, sa: &SaInfo, show_keys: bool, now: u64) ->
 // JSON (JSON.md, "SA")
 // ---------------------------------------------------------------------------------------
 
+// The SA object is written by hand, like the text block, rather than through serde: a
+// dump prints one per SA, and serde_json escapes every field name and value byte by
+// byte. Field names and punctuation are literals made at compile time ([`key!`]); the
+// values are numbers, hex, IP addresses and names from the library's tables, none of
+// which can need escaping (a test checks every table name), so they are written as they
+// are. Only the security context, which is arbitrary text, goes through serde_json.
+// The field order is JSON.md's (a test checks it against the table there).
+
 /// Key bytes serialised as lowercase hex through a zeroizing string.
 #[derive(Clone, Copy)]
 pub struct HexKey<'a>(pub &'a [u8]);
@@ -410,260 +427,217 @@ impl std::fmt::Debug for HexKey<'_> {
     }
 }
 
-/// A name from a table (`esp`, `aes-cbc`), or the text made for a value the table does
-/// not know (`unknown(9)`): borrowed in the common case, so building the view of an SA
-/// allocates nothing.
-pub type Name = Cow<'static, str>;
-
-/// The name of a wire enum value, as its `Display` shows it.
-fn enum_name(name: Option<&'static str>, value: impl std::fmt::Display) -> Name {
-    name.map_or_else(|| Cow::Owned(value.to_string()), Cow::Borrowed)
-}
-
-/// An algorithm's name, as [`display_id`] shows it.
-fn alg_json_name(kind: AlgKind, id: u8) -> Name {
-    enum_name(by_id(kind, id).map(|a| a.name), display_id(kind, id))
-}
-
-/// An SPI serialised as `0x%08x`, without making a `String`.
-#[derive(Debug, Clone, Copy)]
-pub struct SpiHex(pub u32);
-
-impl Serialize for SpiHex {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let text = hex32_text(self.0);
-        s.serialize_str(std::str::from_utf8(&text).map_err(serde::ser::Error::custom)?)
-    }
-}
-
-/// One SA (JSON.md, "SA").
-#[derive(Debug, Serialize)]
-pub struct SaJson<'a> {
-    /// `esp`, `ah`, `ipcomp`.
-    pub satype: Name,
-    /// `sadb_msg_satype`.
-    pub satype_id: u8,
-    /// SPI (CPI for IPComp), host order.
-    pub spi: u32,
-    /// The SPI as `0x%08x`.
-    pub spi_hex: SpiHex,
-    /// Source address.
-    pub src: IpAddr,
-    /// Destination address.
-    pub dst: IpAddr,
-    /// `larval`, `mature`, `dying`, `dead`.
-    pub state: Name,
-    /// `transport`, `tunnel`, `beet`, `any`.
-    pub mode: Name,
-    /// Request id.
-    pub reqid: u32,
-    /// Replay window in packets (0: off).
-    pub replay: u8,
-    /// `sadb_sa_flags`.
-    pub flags: u32,
-    /// Names of the set flags.
-    pub flag_names: Vec<String>,
-    /// Encryption algorithm and key; null for AH and IPComp.
-    pub encrypt: Option<AlgJson<'a>>,
-    /// Authentication algorithm and key; null when none.
-    pub auth: Option<AlgJson<'a>>,
-    /// Compression algorithm; null except for IPComp.
-    pub comp: Option<CompJson>,
-    /// Limits and counters.
-    pub lifetime: LifetimesJson,
-    /// UDP encapsulation; null when none.
-    pub nat_t: Option<NatTJson>,
-    /// The SA's source selector (`SADB_EXT_ADDRESS_PROXY`); null when the kernel sent none.
-    pub proxy: Option<SelectorJson>,
-    /// Security context; null when none.
-    pub sec_ctx: Option<SecCtxJson>,
-}
-
-/// An algorithm with its key.
-#[derive(Debug, Serialize)]
-pub struct AlgJson<'a> {
-    /// Canonical name (`aes-cbc`, `hmac-sha256`, `unknown (N)`).
-    pub name: Name,
-    /// SADB algorithm id.
-    pub id: u8,
-    /// Key length in bits (0 for none).
-    pub key_bits: u16,
-    /// The key in lowercase hex; present only with `--show-keys`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub key: Option<HexKey<'a>>,
-}
-
-/// A compression algorithm.
-#[derive(Debug, Serialize)]
-pub struct CompJson {
-    /// Canonical name (`deflate`).
-    pub name: Name,
-    /// SADB compression id.
-    pub id: u8,
-}
-
-/// Hard, soft and current lifetimes.
-#[derive(Debug, Serialize)]
-pub struct LifetimesJson {
-    /// Hard limits; null when the kernel sent none.
-    pub hard: Option<LimitJson>,
-    /// Soft limits; null when the kernel sent none.
-    pub soft: Option<LimitJson>,
-    /// Counters; null when the kernel sent none.
-    pub current: Option<CurrentJson>,
-}
-
-/// Limits (0 = unlimited).
-#[derive(Debug, Serialize)]
-pub struct LimitJson {
-    /// Seconds after the SA was added.
-    pub add_seconds: u64,
-    /// Seconds after its first use.
-    pub use_seconds: u64,
-    /// Bytes.
-    pub bytes: u64,
-    /// Packets (PF_KEY allocations).
-    pub packets: u32,
-}
-
-/// Counters.
-#[derive(Debug, Serialize)]
-pub struct CurrentJson {
-    /// Bytes processed.
-    pub bytes: u64,
-    /// Packets processed.
-    pub packets: u32,
-    /// When the SA was added (Unix time).
-    pub add_time: u64,
-    /// When it was first used (Unix time); null if never.
-    pub use_time: Option<u64>,
-}
-
-/// UDP encapsulation.
-#[derive(Debug, Serialize)]
-pub struct NatTJson {
-    /// `espinudp`, `espinudp-non-ike`, `unknown(N)`.
-    #[serde(rename = "type")]
-    pub encap_type: String,
-    /// `sadb_x_nat_t_type_type`.
-    pub type_id: u8,
-    /// UDP source port.
-    pub sport: u16,
-    /// UDP destination port.
-    pub dport: u16,
-    /// Original address; null when none.
-    pub oa: Option<IpAddr>,
-}
-
-/// A selector address.
-#[derive(Debug, Serialize)]
-pub struct SelectorJson {
-    /// Address.
-    pub address: IpAddr,
-    /// Prefix length.
-    pub prefix_len: u8,
-    /// Upper-layer protocol (255 = any).
-    pub proto: u8,
-    /// Its name, null when unknown.
-    pub proto_name: Option<&'static str>,
-}
-
-/// A security context.
-#[derive(Debug, Serialize)]
-pub struct SecCtxJson {
-    /// `sadb_x_ctx_alg`.
-    pub alg: u8,
-    /// `sadb_x_ctx_doi`.
-    pub doi: u8,
-    /// The context up to its NUL (invalid UTF-8 replaced).
-    pub context: String,
-}
-
-fn alg_json<'a>(kind: AlgKind, id: u8, key: Option<&'a Key>, show_keys: bool) -> AlgJson<'a> {
-    AlgJson {
-        name: alg_json_name(kind, id),
-        id,
-        key_bits: key.map_or(0, |k| k.bits),
-        key: key
-            .filter(|k| show_keys && k.bits > 0)
-            .map(|k| HexKey(&k.data[..])),
-    }
-}
-
-fn limit_json(l: &Lifetime) -> LimitJson {
-    LimitJson {
-        add_seconds: l.addtime,
-        use_seconds: l.usetime,
-        bytes: l.bytes,
-        packets: l.allocations,
-    }
-}
-
-/// The JSON view of an SA; keys only with `show_keys`.
-pub fn json(sa: &SaInfo, show_keys: bool) -> SaJson<'_> {
-    let (encrypt, auth, comp) = match sa.satype {
-        SaType::IpComp => (
-            None,
-            None,
-            Some(CompJson {
-                name: alg_json_name(AlgKind::Compress, sa.encrypt),
-                id: sa.encrypt,
-            }),
-        ),
-        t => {
-            let enc = (t != SaType::Ah || sa.encrypt != 0)
-                .then(|| alg_json(enc_kind(t), sa.encrypt, sa.key_encrypt.as_ref(), show_keys));
-            let auth = (sa.auth != 0)
-                .then(|| alg_json(AlgKind::Auth, sa.auth, sa.key_auth.as_ref(), show_keys));
-            (enc, auth, None)
-        }
+/// A field name with its punctuation as one literal: `{"name":` for the first field of
+/// an object, `,"name":` for the others.
+macro_rules! key {
+    (first $name:literal) => {
+        concat!("{\"", $name, "\":")
     };
-    SaJson {
-        satype: enum_name(sa.satype.name(), sa.satype),
-        satype_id: sa.satype.value(),
-        spi: sa.spi,
-        spi_hex: SpiHex(sa.spi),
-        src: sa.src.addr.ip(),
-        dst: sa.dst.addr.ip(),
-        state: enum_name(sa.state.name(), sa.state),
-        mode: enum_name(sa.mode.name(), sa.mode),
-        reqid: sa.reqid,
-        replay: sa.replay,
-        flags: sa.flags,
-        flag_names: flag_names(sa.flags),
-        encrypt,
-        auth,
-        comp,
-        lifetime: LifetimesJson {
-            hard: sa.hard.as_ref().map(limit_json),
-            soft: sa.soft.as_ref().map(limit_json),
-            current: sa.current.as_ref().map(|c| CurrentJson {
-                bytes: c.bytes,
-                packets: c.allocations,
-                add_time: c.addtime,
-                use_time: (c.usetime != 0).then_some(c.usetime),
-            }),
-        },
-        nat_t: sa.nat_t.as_ref().map(|n| NatTJson {
-            encap_type: nat_t_type_name(n.encap_type),
-            type_id: n.encap_type,
-            sport: n.sport,
-            dport: n.dport,
-            oa: n.oa.as_ref().map(|a| a.addr.ip()),
-        }),
-        proxy: sa.proxy.as_ref().map(|p| SelectorJson {
-            address: p.addr.ip(),
-            prefix_len: p.prefix_len,
-            proto: p.proto,
-            proto_name: ip_proto_name(p.proto),
-        }),
-        sec_ctx: sa.sec_ctx.as_ref().map(|c| SecCtxJson {
-            alg: c.alg,
-            doi: c.doi,
-            context: String::from_utf8_lossy(c.ctx.split(|&b| b == 0).next().unwrap_or_default())
-                .into_owned(),
-        }),
+    ($name:literal) => {
+        concat!(",\"", $name, "\":")
+    };
+}
+
+/// Literal JSON text.
+fn lit(w: &mut impl Write, text: &str) -> io::Result<()> {
+    w.write_all(text.as_bytes())
+}
+
+/// A field (its `key!` literal) with an integer value.
+fn num_field(w: &mut impl Write, key: &str, n: impl itoa::Integer) -> io::Result<()> {
+    lit(w, key)?;
+    num(w, n)
+}
+
+/// A string that needs no escaping, written by `value` between the quotes.
+fn quoted<W: Write>(w: &mut W, value: impl FnOnce(&mut W) -> io::Result<()>) -> io::Result<()> {
+    lit(w, "\"")?;
+    value(w)?;
+    lit(w, "\"")
+}
+
+/// A field (its `key!` literal) with a string value that needs no escaping.
+fn plain_field<W: Write>(
+    w: &mut W,
+    key: &str,
+    value: impl FnOnce(&mut W) -> io::Result<()>,
+) -> io::Result<()> {
+    lit(w, key)?;
+    quoted(w, value)
+}
+
+/// A field (its `key!` literal) whose value is `null`, or what `value` writes.
+fn opt_field<W: Write, T>(
+    w: &mut W,
+    key: &str,
+    v: Option<T>,
+    value: impl FnOnce(&mut W, T) -> io::Result<()>,
+) -> io::Result<()> {
+    lit(w, key)?;
+    match v {
+        Some(v) => value(w, v),
+        None => lit(w, "null"),
     }
+}
+
+/// The names of the set `SADB_SAFLAGS_*` bits, then the unnamed rest (`0x…`) if any.
+fn each_flag_name(
+    flags: u32,
+    mut f: impl FnMut(Result<&'static str, u32>) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut rest = flags;
+    for &(bit, name) in SA_FLAG_NAMES {
+        if flags & bit != 0 {
+            f(Ok(name))?;
+            rest &= !bit;
+        }
+    }
+    if rest != 0 {
+        f(Err(rest))?;
+    }
+    Ok(())
+}
+
+/// `["pfs","0x8"]`.
+fn json_flag_names(w: &mut impl Write, flags: u32) -> io::Result<()> {
+    let mut sep = "[\"";
+    each_flag_name(flags, |part| {
+        lit(w, sep)?;
+        sep = "\",\"";
+        match part {
+            Ok(name) => lit(w, name),
+            Err(rest) => write!(w, "0x{rest:x}"),
+        }
+    })?;
+    lit(w, if sep == "[\"" { "[]" } else { "\"]" })
+}
+
+/// An algorithm object: `{"name":…,"id":…,"key_bits":…}`, and `"key"` (hex, from a
+/// zeroizing string) only with `show_keys` and a key.
+fn json_alg(
+    w: &mut impl Write,
+    kind: AlgKind,
+    id: u8,
+    key: Option<&Key>,
+    show_keys: bool,
+) -> io::Result<()> {
+    plain_field(w, key!(first "name"), |w| alg_name(w, kind, id))?;
+    num_field(w, key!("id"), id)?;
+    num_field(w, key!("key_bits"), key.map_or(0, |k| k.bits))?;
+    if let Some(k) = key.filter(|k| show_keys && k.bits > 0) {
+        let text = Zeroizing::new(hex::encode(&k.data[..]));
+        plain_field(w, key!("key"), |w| lit(w, &text))?;
+    }
+    lit(w, "}")
+}
+
+/// A hard or soft lifetime object.
+fn json_limit(w: &mut impl Write, l: &Lifetime) -> io::Result<()> {
+    num_field(w, key!(first "add_seconds"), l.addtime)?;
+    num_field(w, key!("use_seconds"), l.usetime)?;
+    num_field(w, key!("bytes"), l.bytes)?;
+    num_field(w, key!("packets"), l.allocations)?;
+    lit(w, "}")
+}
+
+/// The current lifetime object (`use_time` null if never used).
+fn json_current(w: &mut impl Write, c: &Lifetime) -> io::Result<()> {
+    num_field(w, key!(first "bytes"), c.bytes)?;
+    num_field(w, key!("packets"), c.allocations)?;
+    num_field(w, key!("add_time"), c.addtime)?;
+    opt_field(
+        w,
+        key!("use_time"),
+        (c.usetime != 0).then_some(c.usetime),
+        num,
+    )?;
+    lit(w, "}")
+}
+
+/// Writes one SA as its JSON object (JSON.md, "SA") and a newline; keys only with
+/// `show_keys`.
+pub fn write_json(w: &mut impl Write, sa: &SaInfo, show_keys: bool) -> io::Result<()> {
+    plain_field(w, key!(first "satype"), |w| {
+        name(w, sa.satype.name(), sa.satype)
+    })?;
+    num_field(w, key!("satype_id"), sa.satype.value())?;
+    num_field(w, key!("spi"), sa.spi)?;
+    plain_field(w, key!("spi_hex"), |w| hex32(w, sa.spi))?;
+    plain_field(w, key!("src"), |w| ip(w, sa.src.addr.ip()))?;
+    plain_field(w, key!("dst"), |w| ip(w, sa.dst.addr.ip()))?;
+    plain_field(w, key!("state"), |w| name(w, sa.state.name(), sa.state))?;
+    plain_field(w, key!("mode"), |w| name(w, sa.mode.name(), sa.mode))?;
+    num_field(w, key!("reqid"), sa.reqid)?;
+    num_field(w, key!("replay"), sa.replay)?;
+    num_field(w, key!("flags"), sa.flags)?;
+    lit(w, key!("flag_names"))?;
+    json_flag_names(w, sa.flags)?;
+    let ipcomp = sa.satype == SaType::IpComp;
+    let encrypt = !ipcomp && (sa.satype != SaType::Ah || sa.encrypt != 0);
+    opt_field(
+        w,
+        key!("encrypt"),
+        encrypt.then_some(sa.encrypt),
+        |w, id| {
+            let key = sa.key_encrypt.as_ref();
+            json_alg(w, enc_kind(sa.satype), id, key, show_keys)
+        },
+    )?;
+    let auth = !ipcomp && sa.auth != 0;
+    opt_field(w, key!("auth"), auth.then_some(sa.auth), |w, id| {
+        json_alg(w, AlgKind::Auth, id, sa.key_auth.as_ref(), show_keys)
+    })?;
+    opt_field(w, key!("comp"), sa.comp(), |w, id| {
+        plain_field(w, key!(first "name"), |w| {
+            alg_name(w, AlgKind::Compress, id)
+        })?;
+        num_field(w, key!("id"), id)?;
+        lit(w, "}")
+    })?;
+    lit(w, key!("lifetime"))?;
+    opt_field(w, key!(first "hard"), sa.hard.as_ref(), json_limit)?;
+    opt_field(w, key!("soft"), sa.soft.as_ref(), json_limit)?;
+    opt_field(w, key!("current"), sa.current.as_ref(), json_current)?;
+    lit(w, "}")?;
+    opt_field(w, key!("nat_t"), sa.nat_t.as_ref(), |w, n| {
+        plain_field(w, key!(first "type"), |w| {
+            lit(w, &nat_t_type_name(n.encap_type))
+        })?;
+        num_field(w, key!("type_id"), n.encap_type)?;
+        num_field(w, key!("sport"), n.sport)?;
+        num_field(w, key!("dport"), n.dport)?;
+        opt_field(w, key!("oa"), n.oa.as_ref(), |w, a| {
+            quoted(w, |w| ip(w, a.addr.ip()))
+        })?;
+        lit(w, "}")
+    })?;
+    opt_field(w, key!("proxy"), sa.proxy.as_ref(), |w, p| {
+        plain_field(w, key!(first "address"), |w| ip(w, p.addr.ip()))?;
+        num_field(w, key!("prefix_len"), p.prefix_len)?;
+        num_field(w, key!("proto"), p.proto)?;
+        opt_field(w, key!("proto_name"), ip_proto_name(p.proto), |w, n| {
+            quoted(w, |w| lit(w, n))
+        })?;
+        lit(w, "}")
+    })?;
+    opt_field(w, key!("sec_ctx"), sa.sec_ctx.as_ref(), |w, c| {
+        num_field(w, key!(first "alg"), c.alg)?;
+        num_field(w, key!("doi"), c.doi)?;
+        lit(w, key!("context"))?;
+        // Arbitrary text: serde_json escapes it.
+        let text = c.ctx.split(|&b| b == 0).next().unwrap_or_default();
+        serde_json::to_writer(&mut *w, &String::from_utf8_lossy(text)).map_err(io::Error::from)?;
+        lit(w, "}")
+    })?;
+    lit(w, "}\n")
+}
+
+/// The JSON object of an SA as a value, through [`write_json`] and serde_json's parser.
+#[cfg(test)]
+pub fn json(sa: &SaInfo, show_keys: bool) -> serde_json::Value {
+    let mut line = Vec::new();
+    write_json(&mut line, sa, show_keys).expect("writing to a Vec");
+    serde_json::from_slice(&line).expect("write_json writes valid JSON")
 }
 
 #[cfg(test)]
@@ -805,5 +779,354 @@ mod tests {
         assert_eq!(byte_count(100 << 20), "104857600 bytes (100 MiB)");
         assert_eq!(byte_count(1536), "1536 bytes (1.5 KiB)");
         assert_eq!(flag_names(0x8000_0001), vec!["pfs", "noecn"]);
+    }
+
+    // The hand-written JSON against serde_json, on every SA fixture and odd variants.
+
+    use pfkey::client::{NatT, SecCtx};
+    use pfkey::repr::Address;
+    use pfkey::wire::{Mode, SaState};
+    use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess};
+    use serde_json::{json, Value};
+
+    /// Every fixture that is one SA message (what `SaInfo` is made from), by name.
+    fn sa_fixtures() -> Vec<(String, SaInfo)> {
+        let dir = format!("{}/../fixtures", env!("CARGO_MANIFEST_DIR"));
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.unwrap().file_name().into_string().ok())
+            .filter_map(|n| n.strip_suffix(".hex").map(str::to_owned))
+            .collect();
+        names.sort();
+        let found: Vec<(String, SaInfo)> = names
+            .into_iter()
+            .filter_map(|n| {
+                let bytes = fixture(&n);
+                let msg = Message::parse(&bytes).ok()?;
+                let sa = SaInfo::from_message(&msg).ok()?;
+                Some((n, sa))
+            })
+            .collect();
+        for known in [
+            "dump-esp-sa",
+            "add-esp6-natt",
+            "add-ipcomp-reply",
+            "getspi-reply",
+        ] {
+            assert!(found.iter().any(|(n, _)| n == known), "{known} not found");
+        }
+        found
+    }
+
+    /// `sa` with what the fixtures leave out: unknown values, unnamed flags, limits,
+    /// a first use; NAT-T with an unknown type and an IPv6 original address; a selector
+    /// with an unnamed protocol; a context that needs escaping and is not UTF-8; an AH
+    /// SA with an unknown algorithm and an empty key.
+    fn unusual(sa: &SaInfo) -> Vec<SaInfo> {
+        let life = |bytes, allocations, addtime, usetime| Lifetime {
+            allocations,
+            bytes,
+            addtime,
+            usetime,
+        };
+        let mut odd = sa.clone();
+        odd.flags = 0x8000_0003;
+        odd.replay = 0;
+        odd.state = SaState::from_value(9);
+        odd.mode = Mode::from_value(7);
+        odd.auth = 250;
+        odd.encrypt = 0;
+        odd.hard = Some(life(100 << 20, 1000, 86_400, 5400));
+        odd.soft = None;
+        odd.current = Some(life(u64::MAX, u32::MAX, 1, u64::MAX));
+        odd.nat_t = Some(NatT {
+            encap_type: 9,
+            sport: 0,
+            dport: 65535,
+            oa: Some(Address::host("2001:db8::1".parse().unwrap())),
+        });
+        let mut proxy = Address::host("::ffff:192.0.2.1".parse().unwrap());
+        proxy.proto = 200;
+        proxy.prefix_len = 96;
+        odd.proxy = Some(proxy);
+        odd.sec_ctx = Some(SecCtx {
+            alg: 1,
+            doi: 255,
+            ctx: b"u:r:\"x\"\\\n\t\x01\x7f\xff\xfe\xe2\x82\xac\0after".to_vec(),
+        });
+        let mut ah = sa.clone();
+        ah.satype = SaType::Ah;
+        ah.encrypt = 0;
+        ah.auth = 251;
+        ah.key_auth = Some(Key {
+            bits: 0,
+            data: Zeroizing::new(Vec::new()),
+        });
+        ah.sec_ctx = Some(SecCtx {
+            alg: 0,
+            doi: 0,
+            ctx: Vec::new(),
+        });
+        let mut unknown = sa.clone();
+        unknown.satype = SaType::from_value(77);
+        unknown.flags = 0xffff_ffff;
+        vec![odd, ah, unknown]
+    }
+
+    /// What JSON.md says the SA object is, built with serde_json from `sa` directly.
+    fn expected(sa: &SaInfo, show_keys: bool) -> Value {
+        let alg = |kind, id: u8, key: Option<&Key>| {
+            let mut v = json!({
+                "name": display_id(kind, id).to_string(),
+                "id": id,
+                "key_bits": key.map_or(0, |k| k.bits),
+            });
+            if let Some(k) = key.filter(|k| show_keys && k.bits > 0) {
+                v["key"] = json!(hex::encode(&k.data[..]));
+            }
+            v
+        };
+        let limit = |l: &Lifetime| {
+            json!({"add_seconds": l.addtime, "use_seconds": l.usetime, "bytes": l.bytes,
+                   "packets": l.allocations})
+        };
+        let mut flags: Vec<String> = SA_FLAG_NAMES
+            .iter()
+            .filter(|(bit, _)| sa.flags & bit != 0)
+            .map(|(_, n)| n.to_string())
+            .collect();
+        let rest = SA_FLAG_NAMES.iter().fold(sa.flags, |r, (bit, _)| r & !bit);
+        if rest != 0 {
+            flags.push(format!("0x{rest:x}"));
+        }
+        let ipcomp = sa.satype == SaType::IpComp;
+        let has_enc = !ipcomp && (sa.satype != SaType::Ah || sa.encrypt != 0);
+        json!({
+            "satype": sa.satype.to_string(),
+            "satype_id": sa.satype.value(),
+            "spi": sa.spi,
+            "spi_hex": format!("0x{:08x}", sa.spi),
+            "src": sa.src.addr.ip().to_string(),
+            "dst": sa.dst.addr.ip().to_string(),
+            "state": sa.state.to_string(),
+            "mode": sa.mode.to_string(),
+            "reqid": sa.reqid,
+            "replay": sa.replay,
+            "flags": sa.flags,
+            "flag_names": flags,
+            "encrypt": has_enc.then(|| alg(enc_kind(sa.satype), sa.encrypt, sa.key_encrypt.as_ref())),
+            "auth": (!ipcomp && sa.auth != 0).then(|| alg(AlgKind::Auth, sa.auth, sa.key_auth.as_ref())),
+            "comp": ipcomp.then(|| json!({
+                "name": display_id(AlgKind::Compress, sa.encrypt).to_string(),
+                "id": sa.encrypt,
+            })),
+            "lifetime": {
+                "hard": sa.hard.as_ref().map(limit),
+                "soft": sa.soft.as_ref().map(limit),
+                "current": sa.current.as_ref().map(|c| json!({
+                    "bytes": c.bytes,
+                    "packets": c.allocations,
+                    "add_time": c.addtime,
+                    "use_time": (c.usetime != 0).then_some(c.usetime),
+                })),
+            },
+            "nat_t": sa.nat_t.as_ref().map(|n| json!({
+                "type": nat_t_type_name(n.encap_type),
+                "type_id": n.encap_type,
+                "sport": n.sport,
+                "dport": n.dport,
+                "oa": n.oa.as_ref().map(|a| a.addr.ip().to_string()),
+            })),
+            "proxy": sa.proxy.as_ref().map(|p| json!({
+                "address": p.addr.ip().to_string(),
+                "prefix_len": p.prefix_len,
+                "proto": p.proto,
+                "proto_name": ip_proto_name(p.proto),
+            })),
+            "sec_ctx": sa.sec_ctx.as_ref().map(|c| json!({
+                "alg": c.alg,
+                "doi": c.doi,
+                "context": String::from_utf8_lossy(c.ctx.split(|&b| b == 0).next().unwrap()),
+            })),
+        })
+    }
+
+    /// The line [`write_json`] writes.
+    fn json_line(sa: &SaInfo, show_keys: bool) -> String {
+        text(|w| write_json(w, sa, show_keys))
+    }
+
+    #[test]
+    fn json_writer_matches_a_serde_json_round_trip() {
+        let mut checked = 0;
+        for (name, sa) in sa_fixtures() {
+            let mut all = unusual(&sa);
+            all.insert(0, sa);
+            for sa in &all {
+                for show_keys in [false, true] {
+                    let line = json_line(sa, show_keys);
+                    assert_eq!(line.find('\n'), Some(line.len() - 1), "{name}: {line}");
+                    let got: Value = serde_json::from_str(&line)
+                        .unwrap_or_else(|e| panic!("{name}: {e}: {line}"));
+                    assert_eq!(got, expected(sa, show_keys), "{name}: {line}");
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked >= 9 * 4 * 2, "{checked}");
+    }
+
+    /// A JSON value's object keys in the order they stand, nested objects included
+    /// (serde_json's `Value` sorts them).
+    #[derive(Debug, Default)]
+    struct Shape(Vec<(String, Shape)>);
+
+    impl<'de> Deserialize<'de> for Shape {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct Visitor;
+            impl<'de> de::Visitor<'de> for Visitor {
+                type Value = Shape;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("JSON")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Shape, A::Error> {
+                    let mut fields = Vec::new();
+                    while let Some(entry) = m.next_entry()? {
+                        fields.push(entry);
+                    }
+                    Ok(Shape(fields))
+                }
+                fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<Shape, A::Error> {
+                    while s.next_element::<IgnoredAny>()?.is_some() {}
+                    Ok(Shape::default())
+                }
+                fn visit_bool<E>(self, _: bool) -> Result<Shape, E> {
+                    Ok(Shape::default())
+                }
+                fn visit_u64<E>(self, _: u64) -> Result<Shape, E> {
+                    Ok(Shape::default())
+                }
+                fn visit_str<E>(self, _: &str) -> Result<Shape, E> {
+                    Ok(Shape::default())
+                }
+                fn visit_unit<E>(self) -> Result<Shape, E> {
+                    Ok(Shape::default())
+                }
+            }
+            d.deserialize_any(Visitor)
+        }
+    }
+
+    impl Shape {
+        fn keys(&self) -> Vec<&str> {
+            self.0.iter().map(|(k, _)| k.as_str()).collect()
+        }
+
+        fn get(&self, key: &str) -> &Shape {
+            &self.0.iter().find(|(k, _)| k == key).unwrap().1
+        }
+    }
+
+    /// The backquoted names in the first `{…}` of JSON.md's SA section after `after`,
+    /// leaving out what stands in parentheses.
+    fn documented_object(after: &str) -> Vec<String> {
+        let doc = include_str!("../../JSON.md");
+        let section = doc.split("## SA:").nth(1).unwrap();
+        let from = section.find(after).unwrap_or_else(|| panic!("{after}"));
+        let text = &section[from..];
+        let body = &text[text.find('{').unwrap() + 1..text.find('}').unwrap()];
+        let mut depth = 0;
+        let outside: String = body
+            .chars()
+            .filter(|&c| {
+                match c {
+                    '(' => depth += 1,
+                    ')' => depth -= 1,
+                    _ => return depth == 0,
+                }
+                false
+            })
+            .collect();
+        outside
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn json_fields_stand_in_json_md_order() {
+        let fixtures = sa_fixtures();
+        let ipcomp = &fixtures
+            .iter()
+            .find(|(n, _)| n == "add-ipcomp-reply")
+            .unwrap()
+            .1;
+        let mut sa = unusual(&sa("dump-esp-sa")).remove(0);
+        sa.auth = 5;
+        sa.encrypt = 12;
+        sa.soft = sa.hard;
+        for (sa, show_keys) in [(&sa, true), (ipcomp, false)] {
+            let line = json_line(sa, show_keys);
+            let shape: Shape = serde_json::from_str(&line).unwrap();
+            assert_eq!(shape.keys(), documented_fields("## SA:"), "{line}");
+            let objects: &[(&[&str], &str)] = if sa.satype == SaType::IpComp {
+                &[(&["comp"], "| `comp` |")]
+            } else {
+                &[
+                    (&["encrypt"], "Algorithm: "),
+                    (&["auth"], "Algorithm: "),
+                    (&["lifetime"], "| `lifetime` |"),
+                    (&["lifetime", "hard"], "`lifetime.hard` and"),
+                    (&["lifetime", "soft"], "`lifetime.hard` and"),
+                    (&["lifetime", "current"], "`lifetime.current`:"),
+                    (&["nat_t"], "| `nat_t` |"),
+                    (&["proxy"], "| `proxy` |"),
+                    (&["sec_ctx"], "| `sec_ctx` |"),
+                ]
+            };
+            for (path, doc) in objects {
+                let obj = path.iter().fold(&shape, |s, k| s.get(k));
+                assert_eq!(obj.keys(), documented_object(doc), "{path:?}: {line}");
+            }
+        }
+    }
+
+    #[test]
+    fn ipv4_is_written_as_display_writes_it() {
+        for o in 0..=255u8 {
+            for addr in [
+                [o, 0, 9, 10],
+                [99, o, 100, 255],
+                [1, 22, o, 133],
+                [255, 254, 0, o],
+            ] {
+                let addr = IpAddr::from(addr);
+                assert_eq!(text(|w| ip(w, addr)), addr.to_string());
+            }
+        }
+    }
+
+    /// Names from the library's tables go out unescaped: none may need escaping.
+    #[test]
+    fn table_names_need_no_json_escaping() {
+        let plain = |s: &str| assert_eq!(serde_json::to_string(s).unwrap(), format!("\"{s}\""));
+        for v in 0..=255u8 {
+            let t = SaType::from_value(v);
+            plain(&text(|w| name(w, t.name(), t)));
+            let s = SaState::from_value(v);
+            plain(&text(|w| name(w, s.name(), s)));
+            let m = Mode::from_value(v);
+            plain(&text(|w| name(w, m.name(), m)));
+            for kind in [AlgKind::Auth, AlgKind::Encrypt, AlgKind::Compress] {
+                plain(&text(|w| alg_name(w, kind, v)));
+            }
+            plain(ip_proto_name(v).unwrap_or_default());
+            plain(&nat_t_type_name(v));
+        }
+        for &(_, n) in SA_FLAG_NAMES {
+            plain(n);
+        }
     }
 }

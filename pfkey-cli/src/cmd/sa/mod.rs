@@ -168,7 +168,7 @@ fn write_sa(out: &mut Output, sa: &SaInfo, show_keys: bool, now: u64) -> Result<
     let format = out.format;
     let w = out.stdout();
     match format {
-        Format::Json => json::line(w, &sa_out::json(sa, show_keys)),
+        Format::Json => sa_out::write_json(w, sa, show_keys),
         Format::Text => sa_out::write_text(w, sa, show_keys, now),
     }
     .map_err(Failure::stdout)
@@ -262,19 +262,30 @@ pub fn getspi(args: &GetSpiArgs, out: &mut Output) -> Result<(), Failure> {
     let format = out.format;
     let w = out.stdout();
     match format {
-        Format::Json => json::line(w, &sa_out::json(&sa, false)),
+        Format::Json => sa_out::write_json(w, &sa, false),
         Format::Text => writeln!(w, "0x{:08x}", sa.spi),
     }
     .map_err(Failure::stdout)
 }
 
-/// A dump entry kept as the bytes the kernel sent (zeroized on drop), so that every
-/// output format can be made from it.
+/// A dump entry kept as the bytes the kernel sent (zeroized on drop), for the setkey
+/// format, which is made from the message itself.
 struct RawSa(Zeroizing<Vec<u8>>);
 
 impl FromMessage for RawSa {
     fn from_message(m: &Message<'_>) -> Result<Self, ExtType> {
         Ok(RawSa(Zeroizing::new(m.as_bytes().to_vec())))
+    }
+}
+
+/// A dump entry for the text and JSON formats: the SA, converted from the client's
+/// receive buffer without a copy of the message or a second parse, or the extension it
+/// lacks (an error that names the entry, unlike the client's own).
+struct DumpSa(Result<SaInfo, ExtType>);
+
+impl FromMessage for DumpSa {
+    fn from_message(m: &Message<'_>) -> Result<Self, ExtType> {
+        Ok(DumpSa(SaInfo::from_message(m)))
     }
 }
 
@@ -328,12 +339,13 @@ pub fn dump(args: &DumpArgs, out: &mut Output) -> Result<(), Failure> {
     };
     let mut client = open_client(out, show_keys)?;
     let mut count = 0u64;
-    for item in client.dump_as::<RawSa>(MsgType::Dump, satype, None)? {
-        let raw = item?;
-        let msg = Message::parse(&raw.0)
-            .map_err(|e| Failure::new(Exit::Internal, format!("dump entry {}: {e}", count + 1)))?;
-        count += 1;
-        if format == DumpFormat::Setkey {
+    if format == DumpFormat::Setkey {
+        for item in client.dump_as::<RawSa>(MsgType::Dump, satype, None)? {
+            let raw = item?;
+            let msg = Message::parse(&raw.0).map_err(|e| {
+                Failure::new(Exit::Internal, format!("dump entry {}: {e}", count + 1))
+            })?;
+            count += 1;
             let text = sa_text(&msg, &text_opts);
             let text = if show_keys {
                 text
@@ -343,23 +355,27 @@ pub fn dump(args: &DumpArgs, out: &mut Output) -> Result<(), Failure> {
             out.stdout()
                 .write_all(text.as_bytes())
                 .map_err(Failure::stdout)?;
-            continue;
         }
-        let sa = SaInfo::from_message(&msg).map_err(|missing| {
-            Failure::new(
-                Exit::Internal,
-                format!("dump entry {count} has no {missing} extension"),
-            )
-        })?;
-        let w = out.stdout();
-        let r = match format {
-            DumpFormat::Json => json::line(w, &sa_out::json(&sa, show_keys)),
-            _ => {
-                let sep = if count > 1 { writeln!(w) } else { Ok(()) };
-                sep.and_then(|()| sa_out::write_text(w, &sa, show_keys, now))
-            }
-        };
-        r.map_err(Failure::stdout)?;
+    } else {
+        for item in client.dump_as::<DumpSa>(MsgType::Dump, satype, None)? {
+            let entry = item?;
+            count += 1;
+            let sa = entry.0.map_err(|missing| {
+                Failure::new(
+                    Exit::Internal,
+                    format!("dump entry {count} has no {missing} extension"),
+                )
+            })?;
+            let w = out.stdout();
+            let r = match format {
+                DumpFormat::Json => sa_out::write_json(w, &sa, show_keys),
+                _ => {
+                    let sep = if count > 1 { writeln!(w) } else { Ok(()) };
+                    sep.and_then(|()| sa_out::write_text(w, &sa, show_keys, now))
+                }
+            };
+            r.map_err(Failure::stdout)?;
+        }
     }
     if count == 0 && format != DumpFormat::Json {
         let which = match satype {
