@@ -569,17 +569,8 @@ impl<T: Transport> Client<T> {
     /// [`Client::request_raw`], converting the reply to `R` straight from the receive
     /// buffer; `R = ()` keeps nothing of it (no allocation, no copy of its keys).
     pub fn request_raw_as<R: FromMessage>(&mut self, msg: &MessageRepr) -> Result<R, Error> {
-        let op = operation_of(msg);
-        if matches!(msg.header.msg_type, MsgType::Dump | MsgType::XSpdDump) {
-            return Err(Error::Unsupported {
-                op: Box::new(op),
-                reason: "dumps answer with a stream; use dump_as",
-            });
-        }
-        let reply_type = match msg.header.msg_type {
-            MsgType::XSpdSetIdx => MsgType::XSpdAdd,
-            t => t,
-        };
+        let op = Operation::from(msg);
+        let reply_type = reply_type_of(&op)?;
         let exts = &msg.extensions;
         self.call_expecting(&op, msg.header, reply_type, &|b| {
             for e in exts {
@@ -590,10 +581,54 @@ impl<T: Transport> Client<T> {
         self.take_reply(&op)
     }
 
+    /// [`Client::request_raw_as`] for a message already built, e.g. with
+    /// [`MessageBuilder`] ahead of time on another thread: its bytes are copied to the
+    /// send buffer, and a `seq` or `pid` of 0 in its header is filled in there. `op`
+    /// describes it in errors (`Operation::from(&repr)` of the message it was built from).
+    ///
+    /// The bytes are not checked beyond the header; the kernel checks the rest and
+    /// answers a malformed message with an error reply or refuses it at `send()`.
+    pub fn request_built_as<R: FromMessage>(
+        &mut self,
+        msg: &[u8],
+        op: &Operation,
+    ) -> Result<R, Error> {
+        let reply_type = reply_type_of(op)?;
+        let Some(header) = peek_header(msg) else {
+            return Err(Error::Unsupported {
+                op: Box::new(op.clone()),
+                reason: "not a PF_KEY v2 message (shorter than its header, or another version)",
+            });
+        };
+        let pid = if header.pid == 0 {
+            self.pid
+        } else {
+            header.pid
+        };
+        self.settle(op)?;
+        let seq = if header.seq == 0 {
+            next_seq()
+        } else {
+            header.seq
+        };
+        let buf = self.sbuf.prepare(msg.len());
+        buf.copy_from_slice(msg);
+        // sadb_msg: seq at bytes 8..12, pid at 12..16, host order (RFC 2367 §2.3.1).
+        if let Some(b) = buf.get_mut(8..12) {
+            b.copy_from_slice(&seq.to_ne_bytes());
+        }
+        if let Some(b) = buf.get_mut(12..16) {
+            b.copy_from_slice(&pid.to_ne_bytes());
+        }
+        self.transmit(op)?;
+        self.await_request(op, pid, seq, reply_type)?;
+        self.take_reply(op)
+    }
+
     /// Sends any message without waiting for a reply (seq and pid of 0 filled in as
     /// by [`Client::request_raw`]). Returns the sequence number used.
     pub fn send_raw(&mut self, msg: &MessageRepr) -> Result<u32, Error> {
-        let op = operation_of(msg);
+        let op = Operation::from(msg);
         let exts = &msg.extensions;
         let seq = self.send_request(&op, msg.header, &|b| {
             for e in exts {
@@ -669,6 +704,17 @@ impl<T: Transport> Client<T> {
             header.pid
         };
         let seq = self.send_request(op, header, build)?;
+        self.await_request(op, pid, seq, reply_type)
+    }
+
+    /// Waits for the reply to the request just sent, left in `rbuf` if successful.
+    fn await_request(
+        &mut self,
+        op: &Operation,
+        pid: u32,
+        seq: u32,
+        reply_type: MsgType,
+    ) -> Result<(), Error> {
         let exp = Expect {
             pid,
             seq,
@@ -758,6 +804,14 @@ impl<T: Transport> Client<T> {
             op: Box::new(op.clone()),
             source,
         })?;
+        self.transmit(op)?;
+        Ok(header.seq)
+    }
+
+    /// Sends the request in `sbuf`. On a promiscuous socket its bytes stay there until
+    /// the reply arrives (to recognise the kernel's copy of it); otherwise they are
+    /// wiped at once.
+    fn transmit(&mut self, op: &Operation) -> Result<(), Error> {
         if let Some(t) = self.tracer.as_mut() {
             t(Traffic::Sent, self.sbuf.as_slice());
         }
@@ -774,7 +828,7 @@ impl<T: Transport> Client<T> {
         } else {
             self.sbuf.clear();
         }
-        Ok(header.seq)
+        Ok(())
     }
 
     /// Builds a message into `sbuf`, growing it (and wiping the old one) as needed.
@@ -1087,6 +1141,27 @@ impl FromMessage for Supported {
 /// What a raw request is about, for its errors: type and SA type from the header, and the
 /// SPI, addresses and policy direction from its extensions when it has them (so that an
 /// error reads `add esp spi 0x1000 10.0.0.1 -> 10.0.0.2: …` as for the typed requests).
+/// The message type that answers a request (af_key answers `X_SPDSETIDX` as
+/// `X_SPDADD`); dumps answer with a stream, which [`Client::dump_as`] reads.
+fn reply_type_of(op: &Operation) -> Result<MsgType, Error> {
+    match op.msg_type {
+        MsgType::Dump | MsgType::XSpdDump => Err(Error::Unsupported {
+            op: Box::new(op.clone()),
+            reason: "dumps answer with a stream; use dump_as",
+        }),
+        MsgType::XSpdSetIdx => Ok(MsgType::XSpdAdd),
+        t => Ok(t),
+    }
+}
+
+/// What a message asks for, as errors name it: its type and SA type, the SPI, the
+/// addresses (only when both are there), the policy direction and id.
+impl From<&MessageRepr> for Operation {
+    fn from(msg: &MessageRepr) -> Self {
+        operation_of(msg)
+    }
+}
+
 fn operation_of(msg: &MessageRepr) -> Operation {
     let mut op = Operation::new(msg.header.msg_type, msg.header.satype);
     for e in &msg.extensions {

@@ -1016,3 +1016,44 @@ fn no_key_bytes_stay_in_the_send_buffer_after_a_request() {
     c.add(&esp_spec()).unwrap();
     assert!(c.sbuf.scratch().iter().all(|&x| x == 0));
 }
+
+#[test]
+fn a_message_built_ahead_is_sent_with_the_clients_seq_and_pid() {
+    let mut c = client(Mock::with_responder(answer_sa(MsgType::Add, 0x1000)));
+    let repr = MessageRepr {
+        header: hdr(MsgType::Add, SaType::Esp, 0, 0),
+        extensions: vec![
+            crate::repr::Extension::Sa(Sa {
+                spi: 0x1000,
+                ..Sa::default()
+            }),
+            crate::repr::Extension::Address(ExtType::AddressSrc, Address::host(ip("10.0.0.1"))),
+            crate::repr::Extension::Address(ExtType::AddressDst, Address::host(ip("10.0.0.2"))),
+            crate::repr::Extension::Key(ExtType::KeyAuth, Key::new(vec![0x11; 20]).unwrap()),
+        ],
+    };
+    let bytes = repr.to_bytes().unwrap();
+    let op = Operation::from(&repr);
+    let sa: SaInfo = c.request_built_as(&bytes, &op).unwrap();
+    assert_eq!(sa.spi, 0x1000);
+    let sent = Message::parse(&c.transport().sent[0]).unwrap();
+    assert_eq!(sent.pid(), PID);
+    assert_ne!(sent.seq(), 0);
+    assert_eq!(&c.transport().sent[0][16..], &bytes[16..]);
+    assert!(c.sbuf.scratch().iter().all(|&x| x == 0));
+
+    // An error reply names the operation given.
+    let mut c = client(Mock::with_responder(|m| {
+        vec![bare(m.msg_type(), m.satype(), m.seq(), m.pid(), 17)]
+    }));
+    let e = c.request_built_as::<()>(&bytes, &op).unwrap_err();
+    assert!(e.is_kernel_errno(17));
+    assert!(e.to_string().contains("spi 0x1000 10.0.0.1 -> 10.0.0.2"), "{e}");
+
+    // Not a message, or a dump: refused before anything is sent.
+    let short = c.request_built_as::<()>(&bytes[..8], &op).unwrap_err();
+    assert!(matches!(short, Error::Unsupported { .. }), "{short}");
+    let dump = Operation::new(MsgType::Dump, SaType::Esp);
+    assert!(c.request_built_as::<()>(&bytes, &dump).is_err());
+    assert_eq!(c.transport().sent.len(), 1);
+}
