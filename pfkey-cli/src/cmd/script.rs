@@ -693,69 +693,110 @@ impl<T: Transport> Executor<T> {
         self.first_failure.get_or_insert(exit);
     }
 
-    /// Runs every statement of a compiled (error-free) script.
+    /// Runs every statement of a compiled (error-free) script. Its messages are
+    /// prepared a batch ahead, on a second thread for a long script (see [`prepare`]).
     pub fn run_script(&mut self, c: &Compiled, out: &mut Output) -> Result<Flow, Failure> {
-        let total = c.script.statements.len();
-        for (i, stmt) in c.script.statements.iter().enumerate() {
-            if matches!(stmt.command, Command::Exit) {
-                return Ok(Flow::Exit);
-            }
-            self.run += 1;
-            let Some(reqs) = c.requests_of(i, &self.opts.lower) else {
-                // Unreachable (see `lowers_infallibly`), but never a panic.
-                out.error(&format!(
-                    "{}: statement {} could not be translated; it was not run",
-                    c.script.file,
-                    i + 1
-                ));
-                self.count_failure(Exit::Internal);
-                continue;
-            };
-            let mut failed = false;
-            for (k, req) in reqs.iter().enumerate() {
-                match self.execute(req, out) {
-                    Ok(()) => {}
-                    Err(Step::Output(f)) => return Err(f),
-                    Err(Step::Client(e)) => {
-                        let fatal = matches!(
-                            e,
-                            client::Error::NoPfKey
-                                | client::Error::PermissionDenied { .. }
-                                | client::Error::Open { .. }
-                        );
-                        if fatal {
-                            // Nothing can run: no statement-level report.
-                            return Err(Failure::from(e));
-                        }
-                        let fwd_copy = k > 0 && is_fwd_copy(&reqs[k - 1], req);
-                        self.report(c, i, &e, fwd_copy, out);
-                        let exit = match Failure::from(e) {
-                            Failure::Error { exit, .. } | Failure::Reported(exit) => exit,
-                            Failure::BrokenPipe => Exit::Io,
-                        };
-                        self.count_failure(exit);
-                        failed = true;
+        let opts = self.opts.lower;
+        if c.script.statements.len() < prepare::PIPELINE_MIN {
+            return self.run_batches(c, prepare::batches(c, opts), out);
+        }
+        std::thread::scope(|scope| {
+            // One batch in hand and one waiting: the preparer stays ahead without
+            // holding more of the script's keys than that.
+            let (tx, rx) = std::sync::mpsc::sync_channel(1);
+            scope.spawn(move || {
+                for b in prepare::batches(c, opts) {
+                    if tx.send(b).is_err() {
+                        // The run stopped.
                         break;
                     }
                 }
-            }
-            if failed && !self.opts.keep_going {
-                let rest = total - i - 1;
-                self.skipped += rest;
-                if rest > 0 {
-                    let line = c
-                        .script
-                        .diagnostic(Severity::Error, stmt.span, String::new())
-                        .line;
-                    out.error(&format!(
-                        "stopped at {}:{line}: {} after it {} not run, those before it stay in \
-                         effect (--keep-going runs past failures)",
-                        c.script.file,
-                        plural(rest, "statement", "statements"),
-                        if rest == 1 { "was" } else { "were" }
-                    ));
+            });
+            self.run_batches(c, rx.into_iter(), out)
+        })
+    }
+
+    fn run_batches<'c>(
+        &mut self,
+        c: &'c Compiled,
+        batches: impl Iterator<Item = prepare::Batch<'c>>,
+        out: &mut Output,
+    ) -> Result<Flow, Failure> {
+        let total = c.script.statements.len();
+        for batch in batches {
+            for p in &batch.statements {
+                let i = p.index;
+                let Some(stmt) = c.script.statements.get(i) else {
+                    continue;
+                };
+                if matches!(stmt.command, Command::Exit) {
+                    return Ok(Flow::Exit);
                 }
-                return Ok(Flow::Stop);
+                self.run += 1;
+                let Some(steps) = p.steps.clone().and_then(|r| batch.steps.get(r)) else {
+                    // Unreachable (see `lowers_infallibly`), but never a panic.
+                    out.error(&format!(
+                        "{}: statement {} could not be translated; it was not run",
+                        c.script.file,
+                        i + 1
+                    ));
+                    self.count_failure(Exit::Internal);
+                    continue;
+                };
+                let mut failed = false;
+                for step in steps {
+                    let done = match &step.what {
+                        prepare::What::Built { at, op } => self
+                            .client()
+                            .and_then(|cl| {
+                                cl.request_built_as::<()>(batch.arena.get(at.clone()), op)
+                            })
+                            .map_err(Step::Client),
+                        prepare::What::Request(req) => self.execute(req, out),
+                    };
+                    match done {
+                        Ok(()) => {}
+                        Err(Step::Output(f)) => return Err(f),
+                        Err(Step::Client(e)) => {
+                            let fatal = matches!(
+                                e,
+                                client::Error::NoPfKey
+                                    | client::Error::PermissionDenied { .. }
+                                    | client::Error::Open { .. }
+                            );
+                            if fatal {
+                                // Nothing can run: no statement-level report.
+                                return Err(Failure::from(e));
+                            }
+                            self.report(c, i, &e, step.fwd_copy, out);
+                            let exit = match Failure::from(e) {
+                                Failure::Error { exit, .. } | Failure::Reported(exit) => exit,
+                                Failure::BrokenPipe => Exit::Io,
+                            };
+                            self.count_failure(exit);
+                            failed = true;
+                            break;
+                        }
+                    }
+                }
+                if failed && !self.opts.keep_going {
+                    let rest = total - i - 1;
+                    self.skipped += rest;
+                    if rest > 0 {
+                        let line = c
+                            .script
+                            .diagnostic(Severity::Error, stmt.span, String::new())
+                            .line;
+                        out.error(&format!(
+                            "stopped at {}:{line}: {} after it {} not run, those before it stay \
+                             in effect (--keep-going runs past failures)",
+                            c.script.file,
+                            plural(rest, "statement", "statements"),
+                            if rest == 1 { "was" } else { "were" }
+                        ));
+                    }
+                    return Ok(Flow::Stop);
+                }
             }
         }
         Ok(Flow::Continue)
@@ -1035,6 +1076,8 @@ pub fn hide_keys(text: &str) -> SecretText {
     }
     out
 }
+
+mod prepare;
 
 #[cfg(test)]
 mod tests;

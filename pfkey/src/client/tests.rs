@@ -1048,7 +1048,10 @@ fn a_message_built_ahead_is_sent_with_the_clients_seq_and_pid() {
     }));
     let e = c.request_built_as::<()>(&bytes, &op).unwrap_err();
     assert!(e.is_kernel_errno(17));
-    assert!(e.to_string().contains("spi 0x1000 10.0.0.1 -> 10.0.0.2"), "{e}");
+    assert!(
+        e.to_string().contains("spi 0x1000 10.0.0.1 -> 10.0.0.2"),
+        "{e}"
+    );
 
     // Not a message, or a dump: refused before anything is sent.
     let short = c.request_built_as::<()>(&bytes[..8], &op).unwrap_err();

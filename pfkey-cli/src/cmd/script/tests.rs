@@ -479,3 +479,104 @@ fn a_refused_statement_is_shown_whole_with_its_keys_masked() {
     assert_eq!(text.lines().count(), 1 + SHOWN_LINES + 1, "{text}");
     assert!(text.ends_with("\n    | … (6 more lines)"), "{text:?}");
 }
+
+/// A script long enough to be prepared on a second thread, over several batches: `n`
+/// ADDs, with a `deleteall` (not a plain request) after every 100th and an `spdadd` (an
+/// `in` policy and its fwd copy) after every 150th.
+fn long_script(n: u32) -> String {
+    let mut s = String::new();
+    for i in 0..n {
+        s.push_str(&format!(
+            "add 10.0.0.1 10.0.0.2 esp {:#x} -E null ;\n",
+            0x1000 + i
+        ));
+        if i % 100 == 99 {
+            s.push_str("deleteall 10.0.9.1 10.0.9.2 esp ;\n");
+        }
+        if i % 150 == 149 {
+            s.push_str("spdadd 10.1.0.0/16 10.2.0.0/16 any -P in ipsec esp/transport//require ;\n");
+        }
+    }
+    s
+}
+
+/// What a serial run of [`long_script`]'s first `n` statements sends.
+fn long_script_log(n: u32) -> Vec<(MsgType, Option<u32>, Option<Direction>)> {
+    let mut log = Vec::new();
+    for i in 0..n {
+        log.push((MsgType::Add, Some(0x1000 + i), None));
+        if i % 100 == 99 {
+            log.push((MsgType::Dump, None, None));
+        }
+        if i % 150 == 149 {
+            log.push((MsgType::XSpdAdd, None, Some(Direction::In)));
+            log.push((MsgType::XSpdAdd, None, Some(Direction::Fwd)));
+        }
+    }
+    log
+}
+
+fn sent(table: &Rc<RefCell<Table>>) -> Vec<(MsgType, Option<u32>, Option<Direction>)> {
+    table.borrow().log.iter().map(|l| (l.0, l.2, l.3)).collect()
+}
+
+#[test]
+fn a_long_script_runs_in_order_across_batches() {
+    let c = compiled(&long_script(700));
+    assert!(c.script.statements.len() > 2 * 256);
+    let table = Rc::new(RefCell::new(Table::default()));
+    let mut exec = executor(&table, false);
+    let mut out = output();
+    assert_eq!(exec.run_script(&c, &mut out).unwrap(), Flow::Continue);
+    assert_eq!((exec.failed, exec.skipped), (0, 0));
+    assert_eq!(exec.run, c.script.statements.len());
+    assert_eq!(sent(&table), long_script_log(700));
+    assert_eq!(table.borrow().sas.len(), 700);
+}
+
+#[test]
+fn a_failure_in_a_long_script_stops_it_there() {
+    let c = compiled(&long_script(700));
+    let table = Rc::new(RefCell::new(Table::default()));
+    table
+        .borrow_mut()
+        .refuse_spi
+        .push((0x1000 + 500, libc::EINVAL as u8));
+    let mut exec = executor(&table, false);
+    let mut out = output();
+    assert_eq!(exec.run_script(&c, &mut out).unwrap(), Flow::Stop);
+    // Nothing after the refused ADD was sent, though it had been prepared.
+    assert_eq!(sent(&table), long_script_log(501));
+    assert_eq!(table.borrow().sas.len(), 500);
+    assert_eq!(exec.failed, 1);
+    assert_eq!(exec.run + exec.skipped, c.script.statements.len());
+
+    // With --keep-going everything else runs.
+    let table = Rc::new(RefCell::new(Table::default()));
+    table
+        .borrow_mut()
+        .refuse_spi
+        .push((0x1000 + 500, libc::EINVAL as u8));
+    table
+        .borrow_mut()
+        .refuse_dir
+        .push((Direction::Fwd, libc::EEXIST as u8));
+    let mut exec = executor(&table, true);
+    assert_eq!(exec.run_script(&c, &mut out).unwrap(), Flow::Continue);
+    assert_eq!(sent(&table), long_script_log(700));
+    // The ADD and the four fwd copies.
+    assert_eq!(exec.failed, 5);
+}
+
+#[test]
+fn exit_in_a_long_script_ends_it_there() {
+    let mut src = long_script(300);
+    src.push_str("exit ;\n");
+    src.push_str(&long_script(300).replace("0x1", "0x2"));
+    let c = compiled(&src);
+    let table = Rc::new(RefCell::new(Table::default()));
+    let mut exec = executor(&table, false);
+    let mut out = output();
+    assert_eq!(exec.run_script(&c, &mut out).unwrap(), Flow::Exit);
+    assert_eq!(sent(&table), long_script_log(300));
+}

@@ -1,0 +1,248 @@
+//! A script's messages, prepared ahead of their turn.
+//!
+//! Translating a statement into its requests and encoding their messages costs more
+//! than the client's share of sending them, and af_key does its work inside `send()`. So
+//! on a script of [`PIPELINE_MIN`] statements or more, a second thread prepares the
+//! statements a batch ahead of the thread that sends them, and the two overlap with the
+//! kernel's work instead of adding to it. Shorter scripts are prepared on the sending
+//! thread, a batch at a time, by the same code.
+//!
+//! A *plain* request — one whose reply says only whether it worked — is encoded into
+//! the batch's [`Arena`] and sent with [`pfkey::Client::request_built_as`]; the others
+//! (`get`, `getspi`, `dump`, `flush`, `deleteall`, and any message that does not fit an
+//! arena) are handed over as [`Request`]s for `Executor::execute`. What runs, in what
+//! order, and what a failure stops are unchanged: preparing is only translating early,
+//! and a translation cannot fail at this point (see `Compiled::requests_of`).
+
+use std::borrow::Cow;
+use std::ops::Range;
+
+use pfkey::client::Operation;
+use pfkey::repr::MessageRepr;
+use pfkey::wire::MsgType;
+use zeroize::Zeroize;
+
+use super::{is_fwd_copy, Compiled};
+use crate::setkey::{LowerOptions, Request};
+
+/// Scripts with at least this many statements are prepared on a second thread.
+pub(super) const PIPELINE_MIN: usize = 64;
+
+/// Statements per batch: few enough that the sender starts early, enough that handing a
+/// batch over (one wake-up of the other thread) costs nothing per statement.
+const BATCH_STATEMENTS: usize = 256;
+
+/// Bytes of a batch's arena. A statement is begun only with [`STATEMENT_ROOM`] left.
+const ARENA_BYTES: usize = 128 * 1024;
+
+/// Room a statement's messages are expected to need (an `add` takes about 200 bytes,
+/// an `spdadd` with a fwd copy under 1 KiB); a message that does not fit is sent the
+/// ordinary way, so this is about speed, not correctness.
+const STATEMENT_ROOM: usize = 8 * 1024;
+
+/// Statements prepared together, in order.
+pub(super) struct Batch<'c> {
+    /// The encoded plain requests (wiped when the batch is dropped).
+    pub arena: Arena,
+    /// One entry per statement.
+    pub statements: Vec<Prepared>,
+    /// The requests of all the statements, in order.
+    pub steps: Vec<Prep<'c>>,
+}
+
+/// One statement of a [`Batch`].
+pub(super) struct Prepared {
+    /// Its index in the script.
+    pub index: usize,
+    /// Its requests in [`Batch::steps`]; `None` if it could not be translated.
+    pub steps: Option<Range<usize>>,
+}
+
+/// One request, ready to run.
+pub(super) struct Prep<'c> {
+    /// How it is sent.
+    pub what: What<'c>,
+    /// It is the automatic fwd copy of the `in` policy before it (for error reports).
+    pub fwd_copy: bool,
+}
+
+/// How a prepared request is sent.
+pub(super) enum What<'c> {
+    /// A plain request: its message in the arena, and what errors call it.
+    Built {
+        /// Where its bytes are in [`Batch::arena`].
+        at: Range<usize>,
+        /// The request, for error messages.
+        op: Operation,
+    },
+    /// Anything else, for `Executor::execute`.
+    Request(Cow<'c, Request>),
+}
+
+/// Messages encoded one after another into one zeroed allocation, wiped when dropped as
+/// far as it was written: they hold keys. Invariant: bytes past `used` are zero.
+pub(super) struct Arena {
+    buf: Vec<u8>,
+    used: usize,
+}
+
+impl Arena {
+    fn new() -> Self {
+        Arena {
+            buf: vec![0; ARENA_BYTES],
+            used: 0,
+        }
+    }
+
+    fn room(&self) -> usize {
+        self.buf.len() - self.used
+    }
+
+    /// Encodes `m` after the messages already here; `None` if it does not fit.
+    fn push(&mut self, m: &MessageRepr) -> Option<Range<usize>> {
+        let room = self.buf.get_mut(self.used..)?;
+        match m.emit(room) {
+            Ok(n) => {
+                let at = self.used..self.used + n;
+                self.used += n;
+                Some(at)
+            }
+            Err(e) => {
+                // The builder writes nothing past the length it had reached, which is
+                // less than what it said it needed.
+                let written = match e {
+                    pfkey::BuildError::BufferTooSmall { need, .. } => need,
+                    _ => room.len(),
+                };
+                let end = written.min(room.len());
+                room[..end].zeroize();
+                None
+            }
+        }
+    }
+
+    /// The bytes of one message.
+    pub fn get(&self, at: Range<usize>) -> &[u8] {
+        self.buf.get(at).unwrap_or_default()
+    }
+}
+
+impl Drop for Arena {
+    fn drop(&mut self) {
+        self.buf[..self.used].zeroize();
+    }
+}
+
+/// A request whose reply only says whether it worked (everything `Executor::execute`
+/// sends with `request_raw_as::<()>`).
+fn is_plain(t: MsgType) -> bool {
+    !matches!(
+        t,
+        MsgType::Flush
+            | MsgType::XSpdFlush
+            | MsgType::Dump
+            | MsgType::XSpdDump
+            | MsgType::Get
+            | MsgType::GetSpi
+    )
+}
+
+/// The script's statements in batches, from the first.
+pub(super) fn batches<'c>(
+    c: &'c Compiled,
+    opts: LowerOptions,
+) -> impl Iterator<Item = Batch<'c>> + 'c {
+    let total = c.script.statements.len();
+    let mut next = 0;
+    std::iter::from_fn(move || {
+        (next < total).then(|| {
+            let (batch, after) = batch(c, &opts, next);
+            next = after;
+            batch
+        })
+    })
+}
+
+/// Prepares statements from `first` until the batch is full; returns the batch and the
+/// index of the statement after it.
+fn batch<'c>(c: &'c Compiled, opts: &LowerOptions, first: usize) -> (Batch<'c>, usize) {
+    let total = c.script.statements.len();
+    let mut b = Batch {
+        arena: Arena::new(),
+        statements: Vec::with_capacity(BATCH_STATEMENTS.min(total - first)),
+        steps: Vec::with_capacity(BATCH_STATEMENTS.min(total - first)),
+    };
+    let mut i = first;
+    while i < total && b.statements.len() < BATCH_STATEMENTS {
+        if !b.statements.is_empty() && b.arena.room() < STATEMENT_ROOM {
+            break;
+        }
+        let steps = c.requests_of(i, opts).map(|reqs| {
+            let start = b.steps.len();
+            for k in 0..reqs.len() {
+                let fwd_copy = k > 0 && is_fwd_copy(&reqs[k - 1], &reqs[k]);
+                let built = match &reqs[k] {
+                    Request::Send(m) if is_plain(m.header.msg_type) => {
+                        b.arena.push(m).map(|at| What::Built {
+                            at,
+                            op: Operation::from(m),
+                        })
+                    }
+                    _ => None,
+                };
+                let what = built.unwrap_or_else(|| {
+                    What::Request(match &reqs {
+                        Cow::Borrowed(all) => {
+                            let all: &'c [Request] = all;
+                            Cow::Borrowed(&all[k])
+                        }
+                        Cow::Owned(all) => Cow::Owned(all[k].clone()),
+                    })
+                });
+                b.steps.push(Prep { what, fwd_copy });
+            }
+            start..b.steps.len()
+        });
+        b.statements.push(Prepared { index: i, steps });
+        i += 1;
+    }
+    (b, i)
+}
+
+#[cfg(test)]
+mod tests {
+    use pfkey::repr::{Extension, Header, Key};
+    use pfkey::wire::{ExtType, SaType};
+
+    use super::*;
+
+    fn with_key(len: usize) -> MessageRepr {
+        MessageRepr {
+            header: Header::new(MsgType::Add, SaType::Esp, 0, 0),
+            extensions: vec![Extension::Key(
+                ExtType::KeyAuth,
+                Key::new(vec![0xAB; len]).unwrap(),
+            )],
+        }
+    }
+
+    #[test]
+    fn a_message_that_does_not_fit_leaves_no_bytes_behind() {
+        let mut a = Arena::new();
+        let first = a.push(&with_key(1000)).unwrap();
+        assert_eq!(first.start, 0);
+        assert_eq!(a.get(first.clone())[24..1024], [0xAB; 1000]);
+        let second = a.push(&with_key(2000)).unwrap();
+        assert_eq!(second.start, first.end);
+        // Fill it up: the message that no longer fits is refused, and what the builder
+        // had written of it is wiped.
+        let mut last = second;
+        while let Some(at) = a.push(&with_key(8000)) {
+            assert_eq!(at.start, last.end);
+            last = at;
+        }
+        assert!(a.room() < 8100);
+        assert_eq!(a.used, last.end);
+        assert!(a.buf[a.used..].iter().all(|&b| b == 0));
+    }
+}
