@@ -593,6 +593,20 @@ impl<T: Transport> Client<T> {
         msg: &[u8],
         op: &Operation,
     ) -> Result<R, Error> {
+        self.exchange_built(msg, op)?;
+        self.take_reply(op)
+    }
+
+    /// [`Client::request_built_as`] for a caller that needs only to know that the
+    /// request worked: the reply is checked for an error and wiped unparsed.
+    pub fn request_built(&mut self, msg: &[u8], op: &Operation) -> Result<(), Error> {
+        self.exchange_built(msg, op)?;
+        self.rbuf.clear();
+        Ok(())
+    }
+
+    /// Sends a built message and waits for its successful reply, left in `rbuf`.
+    fn exchange_built(&mut self, msg: &[u8], op: &Operation) -> Result<(), Error> {
         let reply_type = reply_type_of(op)?;
         let Some(header) = peek_header(msg) else {
             return Err(Error::Unsupported {
@@ -621,8 +635,7 @@ impl<T: Transport> Client<T> {
             b.copy_from_slice(&pid.to_ne_bytes());
         }
         self.transmit(op)?;
-        self.await_request(op, pid, seq, reply_type)?;
-        self.take_reply(op)
+        self.await_request(op, pid, seq, reply_type)
     }
 
     /// Sends any message without waiting for a reply (seq and pid of 0 filled in as

@@ -119,7 +119,7 @@ pub fn parse(src: &str) -> Parsed {
     } else {
         None
     };
-    let (statements, diags, mut secrets) = match parallel {
+    let (statements, diags, secrets) = match parallel {
         Some(done) => done,
         None => {
             let mut p = Parser::new(src, &toks);
@@ -129,10 +129,11 @@ pub fn parse(src: &str) -> Parsed {
                 message: e.message,
             }));
             let statements = p.script();
-            (statements, p.diags, p.secrets)
+            let mut secrets = p.secrets;
+            secrets.extend(key_positions(src, &toks));
+            (statements, p.diags, secrets)
         }
     };
-    secrets.extend(key_positions(src, &toks));
     Parsed {
         statements,
         diags,
@@ -146,7 +147,7 @@ const MAX_THREADS: usize = 8;
 /// Statements per chunk below which a thread costs more than it saves.
 const MIN_CHUNK_STATEMENTS: usize = 256;
 
-/// Statements, diagnostics and key spans of a parse.
+/// Statements, diagnostics and key spans (in no particular order) of a parse.
 type Pieces = (Vec<Statement>, Vec<RawDiag>, Vec<Span>);
 
 /// Parses `toks` in up to `threads` chunks at once, cut just after a `;` token. Statements
@@ -184,7 +185,10 @@ fn parse_chunks(src: &str, toks: &[Token], threads: usize) -> Option<Pieces> {
                     let mut p = Parser::new(src, part);
                     let statements = p.script();
                     let clean = p.diags.iter().all(|d| d.severity != Severity::Error);
-                    clean.then_some((statements, p.diags, p.secrets))
+                    // No key window spans a cut: one of its tokens would be the `;`.
+                    let mut secrets = p.secrets;
+                    secrets.extend(key_positions(src, part));
+                    clean.then_some((statements, p.diags, secrets))
                 })
             })
             .collect();
@@ -2251,7 +2255,10 @@ mod tests {
         let (toks, _) = tokenize(src);
         let mut p = Parser::new(src, &toks);
         let statements = p.script();
-        (format!("{statements:?}"), p.diags, p.secrets)
+        let mut secrets = p.secrets;
+        secrets.extend(key_positions(src, &toks));
+        secrets.sort_by_key(|s| (s.start, s.end));
+        (format!("{statements:?}"), p.diags, secrets)
     }
 
     #[test]
@@ -2267,8 +2274,9 @@ mod tests {
             .collect();
         assert!(errors.is_empty(), "{errors:?}");
         for threads in [2, 3, 8] {
-            let (statements, diags, secrets) =
+            let (statements, diags, mut secrets) =
                 parse_chunks(&src, &toks, threads).expect("a long clean script is chunked");
+            secrets.sort_by_key(|s| (s.start, s.end));
             assert_eq!(statements.len(), 2400);
             let (w_statements, w_diags, w_secrets) = whole(&src);
             assert_eq!(format!("{statements:?}"), w_statements);

@@ -1046,7 +1046,7 @@ fn a_message_built_ahead_is_sent_with_the_clients_seq_and_pid() {
     let mut c = client(Mock::with_responder(|m| {
         vec![bare(m.msg_type(), m.satype(), m.seq(), m.pid(), 17)]
     }));
-    let e = c.request_built_as::<()>(&bytes, &op).unwrap_err();
+    let e = c.request_built(&bytes, &op).unwrap_err();
     assert!(e.is_kernel_errno(17));
     assert!(
         e.to_string().contains("spi 0x1000 10.0.0.1 -> 10.0.0.2"),
@@ -1059,4 +1059,9 @@ fn a_message_built_ahead_is_sent_with_the_clients_seq_and_pid() {
     let dump = Operation::new(MsgType::Dump, SaType::Esp);
     assert!(c.request_built_as::<()>(&bytes, &dump).is_err());
     assert_eq!(c.transport().sent.len(), 1);
+
+    // Success only: the reply is wiped unread.
+    let mut c = client(Mock::with_responder(answer_sa(MsgType::Add, 0x1000)));
+    c.request_built(&bytes, &op).unwrap();
+    assert_eq!(c.rbuf.len(), 0);
 }
