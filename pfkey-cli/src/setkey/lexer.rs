@@ -85,12 +85,75 @@ fn is_word_byte(b: u8) -> bool {
 
 /// Splits `src` into tokens, reporting lexical errors on the way. Never fails, never panics.
 pub fn tokenize(src: &str) -> (Vec<Token>, Vec<LexError>) {
+    tokenize_range(src, 0, src.len())
+}
+
+/// Scripts shorter than this are split into tokens on one thread.
+const MIN_PARALLEL_BYTES: usize = 64 * 1024;
+
+/// [`tokenize`], on up to `threads` threads for a long script: the text is cut just after
+/// newlines into pieces split apart. A piece begins outside any comment (a comment ends at
+/// its newline) and, unless a quoted string crosses the cut, outside any string; a string
+/// that does cross it leaves the piece before it unterminated, which is a lexical error.
+/// So pieces without errors give exactly the tokens of the whole; if any piece has an
+/// error, the script is split in one piece again, for the diagnostics of the whole.
+pub fn tokenize_on(src: &str, threads: usize) -> (Vec<Token>, Vec<LexError>) {
+    if threads < 2 || src.len() < MIN_PARALLEL_BYTES {
+        return tokenize(src);
+    }
     let bytes = src.as_bytes();
+    let mut cuts = vec![0];
+    for k in 1..threads {
+        let target = src.len() / threads * k;
+        let at = bytes
+            .get(target..)
+            .and_then(|rest| rest.iter().position(|&b| b == b'\n'))
+            .map(|p| target + p + 1);
+        if let Some(at) = at.filter(|&a| a < src.len() && cuts.last().is_some_and(|&l| a > l)) {
+            cuts.push(at);
+        }
+    }
+    cuts.push(src.len());
+    let pieces: Vec<Option<Vec<Token>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = cuts
+            .windows(2)
+            .map(|w| {
+                let (start, end) = (w[0], w[1]);
+                scope.spawn(move || {
+                    let (tokens, errors) = tokenize_range(src, start, end);
+                    errors.is_empty().then_some(tokens)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().ok().flatten())
+            .collect()
+    });
+    let mut all = Vec::with_capacity(pieces.iter().flatten().map(Vec::len).sum());
+    for piece in pieces {
+        match piece {
+            Some(tokens) => all.extend_from_slice(&tokens),
+            None => return tokenize(src),
+        }
+    }
+    (all, Vec::new())
+}
+
+/// The tokens of `src[start..end]`, with spans in `src`; `start` must be 0 or just after a
+/// newline.
+fn tokenize_range(src: &str, start: usize, end: usize) -> (Vec<Token>, Vec<LexError>) {
+    let end = end.min(src.len());
+    let bytes = src.as_bytes().get(..end).unwrap_or_default();
     // About one token per 8 bytes in typical scripts: one allocation instead of many.
-    let mut tokens = Vec::with_capacity(src.len() / 8);
+    let mut tokens = Vec::with_capacity((end - start.min(end)) / 8);
     let mut errors = Vec::new();
     // A UTF-8 byte order mark, as some editors write, is not part of the script.
-    let mut i = if src.starts_with('\u{feff}') { 3 } else { 0 };
+    let mut i = if start == 0 && src.starts_with('\u{feff}') {
+        3
+    } else {
+        start
+    };
     let mut at_line_start = true;
     while i < bytes.len() {
         let b = bytes[i];
@@ -161,7 +224,10 @@ pub fn tokenize(src: &str) -> (Vec<Token>, Vec<LexError>) {
             }
             _ => {
                 // A control character or the first byte of a non-ASCII character.
-                let ch = src[i..].chars().next().unwrap_or('\u{fffd}');
+                let ch = src
+                    .get(i..end)
+                    .and_then(|s| s.chars().next())
+                    .unwrap_or('\u{fffd}');
                 let len = ch.len_utf8().max(1);
                 errors.push(LexError {
                     message: format!(
@@ -191,6 +257,33 @@ fn describe_char(c: char) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_script_split_on_threads_gives_the_tokens_of_the_whole() {
+        let mut src = String::from("\u{feff}# a comment with a \" and a ;\n");
+        for i in 0..3000 {
+            src.push_str(&format!(
+                "add 10.0.0.1 10.0.0.2 esp {i} -A hmac-md5 \"key;#\nwith newline\" ; # c\"\n"
+            ));
+        }
+        assert!(src.len() > 2 * MIN_PARALLEL_BYTES);
+        let whole = tokenize(&src);
+        assert!(whole.1.is_empty());
+        for threads in [2, 3, 7] {
+            assert_eq!(tokenize_on(&src, threads), whole);
+        }
+        // A quoted string across a cut: the pieces disagree, the whole decides.
+        let mut long = String::from("add 1.1.1.1 2.2.2.2 esp 1 -A hmac-md5 \"");
+        long.push_str(&"x\n".repeat(MIN_PARALLEL_BYTES));
+        long.push_str("\" ;\n");
+        let whole = tokenize(&long);
+        assert!(whole.1.is_empty());
+        assert_eq!(tokenize_on(&long, 4), whole);
+        // An error anywhere: reported as in one piece.
+        let bad = format!("{src}\u{1}\n{src}");
+        assert_eq!(tokenize_on(&bad, 2), tokenize(&bad));
+        assert!(!tokenize(&bad).1.is_empty());
+    }
 
     fn kinds(src: &str) -> Vec<(TokenKind, &str)> {
         let (toks, errs) = tokenize(src);

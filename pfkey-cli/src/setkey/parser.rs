@@ -54,7 +54,7 @@ use pfkey::wire::{Direction, Level, Mode, PolicyType, SaType, IPSEC_MANUAL_REQID
 use zeroize::Zeroizing;
 
 use super::ast::*;
-use super::lexer::{tokenize, Token, TokenKind};
+use super::lexer::{tokenize_on, Token, TokenKind};
 use super::names;
 use super::{RawDiag, Severity};
 
@@ -112,8 +112,8 @@ pub struct Parsed {
 /// is the same as a parse in one piece, which is what is done whenever a chunk finds
 /// anything wrong, so that diagnostics never depend on where the chunks were cut.
 pub fn parse(src: &str) -> Parsed {
-    let (toks, lex_errors) = tokenize(src);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS));
+    let (toks, lex_errors) = tokenize_on(src, threads);
     let parallel = if lex_errors.is_empty() && threads > 1 {
         parse_chunks(src, &toks, threads)
     } else {
@@ -2229,6 +2229,7 @@ fn decode_hex_padded(hex: &str) -> Option<Zeroizing<Vec<u8>>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::setkey::lexer::tokenize;
 
     /// A long script of every kind of statement, with warnings (odd hex digits, des-deriv)
     /// and `;`/`#` inside quoted keys, `n` rounds of it.
