@@ -2211,18 +2211,23 @@ fn decode_hex_padded(hex: &str) -> Option<Zeroizing<Vec<u8>>> {
     let nib = |b: &u8| NIBBLE[usize::from(*b)];
     let b = hex.as_bytes();
     let (head, pairs) = b.split_at(b.len() % 2);
-    let mut out = Zeroizing::new(Vec::with_capacity(b.len().div_ceil(2)));
+    // Written in place: no reallocation can leave a copy of the key behind.
+    let mut out = Zeroizing::new(vec![0u8; b.len().div_ceil(2)]);
     // Non-digits are collected as 0xff and looked for once, at the end.
     let mut bad = 0u8;
-    out.extend(head.iter().map(|h| {
-        bad |= nib(h) & 0xf0;
-        nib(h)
-    }));
-    out.extend(pairs.chunks_exact(2).map(|p| {
+    let body = match (head, out.split_first_mut()) {
+        ([h], Some((first, rest))) => {
+            *first = nib(h);
+            bad |= *first & 0xf0;
+            rest
+        }
+        _ => &mut out[..],
+    };
+    for (dst, p) in body.iter_mut().zip(pairs.chunks_exact(2)) {
         let (hi, lo) = (nib(&p[0]), nib(&p[1]));
         bad |= (hi | lo) & 0xf0;
-        hi << 4 | (lo & 0x0f)
-    }));
+        *dst = hi << 4 | (lo & 0x0f);
+    }
     (bad == 0).then_some(out)
 }
 
