@@ -642,6 +642,77 @@ fn a_refused_statement_is_reported_with_file_line_and_the_kernels_reason() {
     );
 }
 
+/// A script long enough for its statements to be prepared on a second thread, a batch
+/// ahead of the sender (pfkey-cli's cmd/script/prepare.rs): the kernel must see exactly the
+/// statements before the first refusal, in order, and --keep-going must run all the others.
+#[test]
+fn a_long_script_stops_at_its_first_refusal_and_keep_going_runs_the_rest() {
+    let _ns = fresh_netns();
+    let n = 600;
+    let refused = 417;
+    let mut script = String::new();
+    for i in 0..n {
+        // Statement `refused` repeats the SPI of statement 3: EEXIST.
+        let spi = if i == refused { 0x2003 } else { 0x2000 + i };
+        script.push_str(&format!(
+            "add 10.3.{}.{} 10.4.0.1 esp {spi:#x} -m transport -E aes-cbc 0x{} -A hmac-sha1 0x{};\n",
+            i / 250,
+            i % 250 + 1,
+            "22".repeat(16),
+            "11".repeat(20),
+        ));
+    }
+    let p = temp_file("long", "long.conf", &script);
+    let r = pfkey(&["-f", path_str(&p)], "");
+    assert_eq!(r.code, 1, "{r:?}");
+    let line = refused + 1;
+    assert!(
+        r.stderr
+            .starts_with(&format!("{}:{line}:1: add esp spi 0x2003 ", path_str(&p))),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains(&format!(
+            "{} statements after it were not run",
+            n - refused - 1
+        )),
+        "{}",
+        r.stderr
+    );
+    let spis = |states: Vec<Vec<String>>| -> Vec<u32> {
+        let mut v: Vec<u32> = states
+            .iter()
+            .filter_map(|e| {
+                let l = e.get(1)?;
+                let hex = l.split("spi 0x").nth(1)?.split_whitespace().next()?;
+                u32::from_str_radix(hex, 16).ok()
+            })
+            .collect();
+        v.sort_unstable();
+        v
+    };
+    let before: Vec<u32> = (0..refused as u32).map(|i| 0x2000 + i).collect();
+    assert_eq!(spis(sa_states()), before, "ip xfrm state after the stop");
+
+    let r = pfkey(&["--keep-going", "-f", path_str(&p)], "");
+    assert_eq!(r.code, 1, "{r:?}");
+    // The first `refused` statements and the refused one fail with EEXIST now.
+    assert!(
+        r.stderr.ends_with(&format!(
+            "pfkey: {} of {n} statements failed\n",
+            refused + 1
+        )),
+        "{}",
+        r.stderr.lines().last().unwrap_or_default()
+    );
+    let all: Vec<u32> = (0..n as u32)
+        .filter(|&i| i != refused as u32)
+        .map(|i| 0x2000 + i)
+        .collect();
+    assert_eq!(spis(sa_states()), all, "ip xfrm state after --keep-going");
+}
+
 #[test]
 fn deleteall_removes_every_sa_between_two_hosts() {
     let _ns = fresh_netns();
