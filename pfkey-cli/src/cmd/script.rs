@@ -30,7 +30,6 @@
 //! after errors, like setkey's interactive use; from a pipe it reads everything first and
 //! runs it as a script.
 
-use std::borrow::Cow;
 use std::io::{self, IsTerminal, Read, Write};
 use std::path::Path;
 
@@ -48,7 +47,7 @@ use crate::output::{json, time, Format, Output};
 use crate::setkey::format::{self, SecretText, TextOptions};
 use crate::setkey::lower::{delete_for_dump_entry, lowers_infallibly};
 use crate::setkey::{
-    self, Command, Diagnostic, LowerOptions, Request, Resolver, Script, Severity, SystemResolver,
+    self, Diagnostic, LowerOptions, Request, Resolver, Script, Severity, Span, SystemResolver,
 };
 
 /// The name diagnostics give standard input.
@@ -279,28 +278,11 @@ pub struct Compiled {
     /// The parsed script (statements, diagnostics, source for later messages).
     pub script: Script,
     /// The requests of each statement, by statement index; empty for a statement that
-    /// [`lowers_infallibly`] (lowered just before it is sent: see [`Compiled::requests_of`]).
+    /// [`lowers_infallibly`] (lowered just before it is sent, see [`prepare`]).
     pub requests: Vec<Vec<Request>>,
 }
 
 impl Compiled {
-    /// The requests of statement `i`: kept from compiling, or made now for a statement
-    /// that [`lowers_infallibly`]. `None` for a statement whose lowering failed now (which
-    /// [`lowers_infallibly`] rules out).
-    fn requests_of(&self, i: usize, opts: &LowerOptions) -> Option<Cow<'_, [Request]>> {
-        match self.script.statements.get(i) {
-            Some(stmt) if lowers_infallibly(stmt) => {
-                match self.script.lower_statement(i, opts, &SystemResolver)? {
-                    Ok(reqs) => Some(Cow::Owned(reqs)),
-                    Err(_) => None,
-                }
-            }
-            _ => Some(Cow::Borrowed(
-                self.requests.get(i).map_or(&[][..], Vec::as_slice),
-            )),
-        }
-    }
-
     /// Errors in parsing or lowering.
     pub fn errors(&self) -> usize {
         self.script
@@ -485,9 +467,10 @@ fn run_sources<T: Transport>(
             show_diagnostics(out, &c.script.diagnostics, true)?;
         }
     }
-    for (i, c) in compiled.iter().enumerate() {
+    let files = compiled.len();
+    for (i, c) in compiled.into_iter().enumerate() {
         if exec.run_script(c, out)? == Flow::Stop {
-            let rest = compiled.len() - i - 1;
+            let rest = files - i - 1;
             if rest > 0 {
                 out.error(&format!(
                     "{} after {} not run",
@@ -558,7 +541,7 @@ fn run_interactive<T: Transport>(exec: &mut Executor<T>, out: &mut Output) -> Re
                         if out.verbose > 0 {
                             show_diagnostics(out, &c.script.diagnostics, true)?;
                         }
-                        exec.run_script(&c, out)?
+                        exec.run_script(c, out)?
                     }
                 }
             };
@@ -693,43 +676,49 @@ impl<T: Transport> Executor<T> {
         self.first_failure.get_or_insert(exit);
     }
 
-    /// Runs every statement of a compiled (error-free) script. Its messages are
-    /// prepared a batch ahead, on a second thread for a long script (see [`prepare`]).
-    pub fn run_script(&mut self, c: &Compiled, out: &mut Output) -> Result<Flow, Failure> {
+    /// Runs every statement of a compiled (error-free) script. Its statements are
+    /// translated and encoded a batch ahead, and dropped (wiping their keys) as soon as
+    /// they are: on a second thread for a long script (see [`prepare`]).
+    pub fn run_script(&mut self, c: Compiled, out: &mut Output) -> Result<Flow, Failure> {
         let opts = self.opts.lower;
-        if c.script.statements.len() < prepare::PIPELINE_MIN {
-            return self.run_batches(c, prepare::batches(c, opts), out);
+        let Compiled {
+            mut script,
+            requests,
+        } = c;
+        let statements = std::mem::take(&mut script.statements);
+        let total = statements.len();
+        if total < prepare::PIPELINE_MIN {
+            let batches = prepare::batches(statements, requests, opts);
+            return self.run_batches(&script, total, batches, out);
         }
         std::thread::scope(|scope| {
             // One batch in hand and one waiting: the preparer stays ahead without
             // holding more of the script's keys than that.
             let (tx, rx) = std::sync::mpsc::sync_channel(1);
             scope.spawn(move || {
-                for b in prepare::batches(c, opts) {
+                for b in prepare::batches(statements, requests, opts) {
                     if tx.send(b).is_err() {
                         // The run stopped.
                         break;
                     }
                 }
             });
-            self.run_batches(c, rx.into_iter(), out)
+            self.run_batches(&script, total, rx.into_iter(), out)
         })
     }
 
-    fn run_batches<'c>(
+    /// Runs the prepared statements of `script` (its `total` statements taken out).
+    fn run_batches(
         &mut self,
-        c: &'c Compiled,
-        batches: impl Iterator<Item = prepare::Batch<'c>>,
+        script: &Script,
+        total: usize,
+        batches: impl Iterator<Item = prepare::Batch>,
         out: &mut Output,
     ) -> Result<Flow, Failure> {
-        let total = c.script.statements.len();
         for batch in batches {
             for p in &batch.statements {
                 let i = p.index;
-                let Some(stmt) = c.script.statements.get(i) else {
-                    continue;
-                };
-                if matches!(stmt.command, Command::Exit) {
+                if p.exit {
                     return Ok(Flow::Exit);
                 }
                 self.run += 1;
@@ -737,7 +726,7 @@ impl<T: Transport> Executor<T> {
                     // Unreachable (see `lowers_infallibly`), but never a panic.
                     out.error(&format!(
                         "{}: statement {} could not be translated; it was not run",
-                        c.script.file,
+                        script.file,
                         i + 1
                     ));
                     self.count_failure(Exit::Internal);
@@ -768,7 +757,7 @@ impl<T: Transport> Executor<T> {
                                 // Nothing can run: no statement-level report.
                                 return Err(Failure::from(e));
                             }
-                            self.report(c, i, &e, step.fwd_copy, out);
+                            self.report(script, p.span, &e, step.fwd_copy, out);
                             let exit = match Failure::from(e) {
                                 Failure::Error { exit, .. } | Failure::Reported(exit) => exit,
                                 Failure::BrokenPipe => Exit::Io,
@@ -783,14 +772,13 @@ impl<T: Transport> Executor<T> {
                     let rest = total - i - 1;
                     self.skipped += rest;
                     if rest > 0 {
-                        let line = c
-                            .script
-                            .diagnostic(Severity::Error, stmt.span, String::new())
+                        let line = script
+                            .diagnostic(Severity::Error, p.span, String::new())
                             .line;
                         out.error(&format!(
                             "stopped at {}:{line}: {} after it {} not run, those before it stay \
                              in effect (--keep-going runs past failures)",
-                            c.script.file,
+                            script.file,
                             plural(rest, "statement", "statements"),
                             if rest == 1 { "was" } else { "were" }
                         ));
@@ -822,19 +810,15 @@ impl<T: Transport> Executor<T> {
     /// Reports a refused statement: where, the error, and what the parser knew.
     fn report(
         &self,
-        c: &Compiled,
-        index: usize,
+        script: &Script,
+        span: Span,
         e: &client::Error,
         fwd_copy: bool,
         out: &mut Output,
     ) {
-        let Some(stmt) = c.script.statements.get(index) else {
-            out.error(&e.to_string());
-            return;
-        };
-        let mut text = statement_error(&c.script, stmt.span, &e.to_string());
-        for d in &c.script.diagnostics {
-            if !d.is_error() && stmt.span.start <= d.span.start && d.span.end <= stmt.span.end {
+        let mut text = statement_error(script, span, &e.to_string());
+        for d in &script.diagnostics {
+            if !d.is_error() && span.start <= d.span.start && d.span.end <= span.end {
                 text.push('\n');
                 text.push_str(&d.to_string());
             }
@@ -966,16 +950,24 @@ fn statement_error(script: &Script, span: setkey::Span, message: &str) -> String
     text
 }
 
-/// Whether `req` is the `fwd` copy that lowering put after the `in` policy `prev`.
-fn is_fwd_copy(prev: &Request, req: &Request) -> bool {
-    let dir = |r: &Request| match r {
+/// A request in direction `dir` after one in direction `prev` is the `fwd` copy that
+/// lowering put after an `in` policy.
+fn follows_in_as_fwd(
+    prev: Option<pfkey::wire::Direction>,
+    dir: Option<pfkey::wire::Direction>,
+) -> bool {
+    prev == Some(pfkey::wire::Direction::In) && dir == Some(pfkey::wire::Direction::Fwd)
+}
+
+/// The direction of a policy request.
+fn policy_dir(r: &Request) -> Option<pfkey::wire::Direction> {
+    match r {
         Request::Send(m) => m.extensions.iter().find_map(|e| match e {
             pfkey::repr::Extension::Policy(p) => Some(p.dir),
             _ => None,
         }),
         Request::DeleteAll { .. } => None,
-    };
-    dir(prev) == Some(pfkey::wire::Direction::In) && dir(req) == Some(pfkey::wire::Direction::Fwd)
+    }
 }
 
 /// A message re-encoded into a buffer that is wiped when dropped.

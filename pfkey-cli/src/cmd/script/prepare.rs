@@ -1,20 +1,21 @@
 //! A script's messages, prepared ahead of their turn.
 //!
-//! Translating a statement into its requests and encoding their messages costs more
-//! than the client's share of sending them, and af_key does its work inside `send()`. So
-//! on a script of [`PIPELINE_MIN`] statements or more, a second thread prepares the
-//! statements a batch ahead of the thread that sends them, and the two overlap with the
-//! kernel's work instead of adding to it. Shorter scripts are prepared on the sending
-//! thread, a batch at a time, by the same code.
+//! Translating a statement into its requests, encoding their messages and dropping the
+//! statement (wiping its keys) cost more than the client's share of sending them, and
+//! af_key does its work inside `send()`. So on a script of [`PIPELINE_MIN`] statements or
+//! more, a second thread takes the statements and prepares them a batch ahead of the
+//! thread that sends them, and the two overlap with the kernel's work instead of adding
+//! to it. Shorter scripts are prepared on the sending thread, a batch at a time, by the
+//! same code.
 //!
 //! A *plain* request — one whose reply says only whether it worked — is encoded into
 //! the batch's [`Arena`] and sent with [`pfkey::Client::request_built_as`]; the others
 //! (`get`, `getspi`, `dump`, `flush`, `deleteall`, and any message that does not fit an
 //! arena) are handed over as [`Request`]s for `Executor::execute`. What runs, in what
 //! order, and what a failure stops are unchanged: preparing is only translating early,
-//! and a translation cannot fail at this point (see `Compiled::requests_of`).
+//! and a translation cannot fail at this point (the statements that compiling did not
+//! translate are those that [`lowers_infallibly`]).
 
-use std::borrow::Cow;
 use std::ops::Range;
 
 use pfkey::client::Operation;
@@ -22,8 +23,9 @@ use pfkey::repr::MessageRepr;
 use pfkey::wire::MsgType;
 use zeroize::Zeroize;
 
-use super::{is_fwd_copy, Compiled};
-use crate::setkey::{LowerOptions, Request};
+use super::{follows_in_as_fwd, policy_dir};
+use crate::setkey::lower::{self, lowers_infallibly};
+use crate::setkey::{Command, LowerOptions, Request, Span, Statement, SystemResolver};
 
 /// Scripts with at least this many statements are prepared on a second thread.
 pub(super) const PIPELINE_MIN: usize = 64;
@@ -41,33 +43,37 @@ const ARENA_BYTES: usize = 128 * 1024;
 const STATEMENT_ROOM: usize = 8 * 1024;
 
 /// Statements prepared together, in order.
-pub(super) struct Batch<'c> {
+pub(super) struct Batch {
     /// The encoded plain requests (wiped when the batch is dropped).
     pub arena: Arena,
     /// One entry per statement.
     pub statements: Vec<Prepared>,
     /// The requests of all the statements, in order.
-    pub steps: Vec<Prep<'c>>,
+    pub steps: Vec<Prep>,
 }
 
-/// One statement of a [`Batch`].
+/// One statement of a [`Batch`]: what the sender needs of it once it is gone.
 pub(super) struct Prepared {
     /// Its index in the script.
     pub index: usize,
+    /// Where it is in the script, for error reports.
+    pub span: Span,
+    /// It is `exit`: nothing after it runs.
+    pub exit: bool,
     /// Its requests in [`Batch::steps`]; `None` if it could not be translated.
     pub steps: Option<Range<usize>>,
 }
 
 /// One request, ready to run.
-pub(super) struct Prep<'c> {
+pub(super) struct Prep {
     /// How it is sent.
-    pub what: What<'c>,
+    pub what: What,
     /// It is the automatic fwd copy of the `in` policy before it (for error reports).
     pub fwd_copy: bool,
 }
 
 /// How a prepared request is sent.
-pub(super) enum What<'c> {
+pub(super) enum What {
     /// A plain request: its message in the arena, and what errors call it.
     Built {
         /// Where its bytes are in [`Batch::arena`].
@@ -76,7 +82,7 @@ pub(super) enum What<'c> {
         op: Operation,
     },
     /// Anything else, for `Executor::execute`.
-    Request(Cow<'c, Request>),
+    Request(Request),
 }
 
 /// Messages encoded one after another into one zeroed allocation, wiped when dropped as
@@ -147,66 +153,79 @@ fn is_plain(t: MsgType) -> bool {
     )
 }
 
-/// The script's statements in batches, from the first.
-pub(super) fn batches<'c>(
-    c: &'c Compiled,
+/// The script's statements in batches, in order, each statement with the requests
+/// compiling kept for it (empty for one that [`lowers_infallibly`]). Each statement is
+/// dropped once prepared.
+pub(super) fn batches(
+    statements: Vec<Statement>,
+    kept: Vec<Vec<Request>>,
     opts: LowerOptions,
-) -> impl Iterator<Item = Batch<'c>> + 'c {
-    let total = c.script.statements.len();
-    let mut next = 0;
+) -> impl Iterator<Item = Batch> {
+    let total = statements.len();
+    let mut todo = statements
+        .into_iter()
+        .zip(kept.into_iter().chain(std::iter::repeat_with(Vec::new)))
+        .enumerate()
+        .peekable();
     std::iter::from_fn(move || {
-        (next < total).then(|| {
-            let (batch, after) = batch(c, &opts, next);
-            next = after;
-            batch
-        })
+        todo.peek()?;
+        let room = BATCH_STATEMENTS.min(total);
+        let mut b = Batch {
+            arena: Arena::new(),
+            statements: Vec::with_capacity(room),
+            steps: Vec::with_capacity(room),
+        };
+        while b.statements.len() < BATCH_STATEMENTS
+            && (b.statements.is_empty() || b.arena.room() >= STATEMENT_ROOM)
+        {
+            let Some((index, (stmt, kept))) = todo.next() else {
+                break;
+            };
+            let steps = requests(&stmt, kept, &opts).map(|reqs| b.add(reqs));
+            b.statements.push(Prepared {
+                index,
+                span: stmt.span,
+                exit: matches!(stmt.command, Command::Exit),
+                steps,
+            });
+        }
+        Some(b)
     })
 }
 
-/// Prepares statements from `first` until the batch is full; returns the batch and the
-/// index of the statement after it.
-fn batch<'c>(c: &'c Compiled, opts: &LowerOptions, first: usize) -> (Batch<'c>, usize) {
-    let total = c.script.statements.len();
-    let mut b = Batch {
-        arena: Arena::new(),
-        statements: Vec::with_capacity(BATCH_STATEMENTS.min(total - first)),
-        steps: Vec::with_capacity(BATCH_STATEMENTS.min(total - first)),
-    };
-    let mut i = first;
-    while i < total && b.statements.len() < BATCH_STATEMENTS {
-        if !b.statements.is_empty() && b.arena.room() < STATEMENT_ROOM {
-            break;
-        }
-        let steps = c.requests_of(i, opts).map(|reqs| {
-            let start = b.steps.len();
-            for k in 0..reqs.len() {
-                let fwd_copy = k > 0 && is_fwd_copy(&reqs[k - 1], &reqs[k]);
-                let built = match &reqs[k] {
-                    Request::Send(m) if is_plain(m.header.msg_type) => {
-                        b.arena.push(m).map(|at| What::Built {
-                            at,
-                            op: Operation::from(m),
-                        })
-                    }
-                    _ => None,
-                };
-                let what = built.unwrap_or_else(|| {
-                    What::Request(match &reqs {
-                        Cow::Borrowed(all) => {
-                            let all: &'c [Request] = all;
-                            Cow::Borrowed(&all[k])
-                        }
-                        Cow::Owned(all) => Cow::Owned(all[k].clone()),
-                    })
-                });
-                b.steps.push(Prep { what, fwd_copy });
-            }
-            start..b.steps.len()
-        });
-        b.statements.push(Prepared { index: i, steps });
-        i += 1;
+/// The requests of a statement: those compiling kept, or made now for a statement that
+/// [`lowers_infallibly`] (`None` if that failed after all, which it rules out).
+fn requests(stmt: &Statement, kept: Vec<Request>, opts: &LowerOptions) -> Option<Vec<Request>> {
+    if lowers_infallibly(stmt) {
+        lower::lower(stmt, opts, &SystemResolver).ok()
+    } else {
+        Some(kept)
     }
-    (b, i)
+}
+
+impl Batch {
+    /// Adds a statement's requests; returns where they are in [`Batch::steps`].
+    fn add(&mut self, reqs: Vec<Request>) -> Range<usize> {
+        let start = self.steps.len();
+        let mut prev = None;
+        for req in reqs {
+            let dir = policy_dir(&req);
+            let fwd_copy = follows_in_as_fwd(prev, dir);
+            prev = dir;
+            let built = match &req {
+                Request::Send(m) if is_plain(m.header.msg_type) => {
+                    self.arena.push(m).map(|at| What::Built {
+                        at,
+                        op: Operation::from(m),
+                    })
+                }
+                _ => None,
+            };
+            let what = built.unwrap_or(What::Request(req));
+            self.steps.push(Prep { what, fwd_copy });
+        }
+        start..self.steps.len()
+    }
 }
 
 #[cfg(test)]

@@ -200,7 +200,7 @@ fn statements_run_in_order_and_success_is_counted() {
     let table = Rc::new(RefCell::new(Table::default()));
     let mut exec = executor(&table, false);
     let mut out = output();
-    let flow = exec.run_script(&compiled(ADD3), &mut out).unwrap();
+    let flow = exec.run_script(compiled(ADD3), &mut out).unwrap();
     assert_eq!(flow, Flow::Continue);
     assert!(exec.finish(&mut out).is_ok());
     assert_eq!((exec.run, exec.failed, exec.skipped), (3, 0, 0));
@@ -217,7 +217,7 @@ fn the_first_failure_stops_the_script_with_status_1() {
         .push((0x102, libc::EINVAL as u8));
     let mut exec = executor(&table, false);
     let mut out = output();
-    let flow = exec.run_script(&compiled(ADD3), &mut out).unwrap();
+    let flow = exec.run_script(compiled(ADD3), &mut out).unwrap();
     assert_eq!(flow, Flow::Stop);
     assert_eq!((exec.run, exec.failed, exec.skipped), (2, 1, 1));
     assert_eq!(table.borrow().sas.len(), 1);
@@ -238,12 +238,12 @@ fn keep_going_runs_everything_and_keeps_the_first_status() {
     let mut out = output();
     // The second file repeats 0x102: EEXIST.
     assert_eq!(
-        exec.run_script(&compiled(ADD3), &mut out).unwrap(),
+        exec.run_script(compiled(ADD3), &mut out).unwrap(),
         Flow::Continue
     );
     assert_eq!(
         exec.run_script(
-            &compiled("add 10.0.0.1 10.0.0.2 esp 0x102 -E null ;"),
+            compiled("add 10.0.0.1 10.0.0.2 esp 0x102 -E null ;"),
             &mut out
         )
         .unwrap(),
@@ -273,7 +273,7 @@ fn deleteall_deletes_only_the_sas_between_its_two_addresses() {
     }
     let mut exec = executor(&table, false);
     let mut out = output();
-    exec.run_script(&compiled("deleteall 10.0.0.1 10.0.0.2 esp ;"), &mut out)
+    exec.run_script(compiled("deleteall 10.0.0.1 10.0.0.2 esp ;"), &mut out)
         .unwrap();
     assert!(exec.finish(&mut out).is_ok());
     let left: Vec<u32> = table.borrow().sas.iter().map(|x| x.1).collect();
@@ -288,7 +288,7 @@ fn deleteall_deletes_only_the_sas_between_its_two_addresses() {
         ]
     );
     // Nothing to delete is no error.
-    exec.run_script(&compiled("deleteall 10.9.9.9 10.0.0.2 esp ;"), &mut out)
+    exec.run_script(compiled("deleteall 10.9.9.9 10.0.0.2 esp ;"), &mut out)
         .unwrap();
     assert!(exec.finish(&mut out).is_ok());
 }
@@ -299,7 +299,7 @@ fn in_policies_get_their_fwd_copy_unless_kernel_mode() {
     let table = Rc::new(RefCell::new(Table::default()));
     let mut exec = executor(&table, false);
     let mut out = output();
-    exec.run_script(&compiled(src), &mut out).unwrap();
+    exec.run_script(compiled(src), &mut out).unwrap();
     let dirs: Vec<_> = table.borrow().log.iter().map(|l| l.3).collect();
     assert_eq!(dirs, vec![Some(Direction::In), Some(Direction::Fwd)]);
 
@@ -307,7 +307,7 @@ fn in_policies_get_their_fwd_copy_unless_kernel_mode() {
     let mut exec = executor(&table, false);
     exec.opts.lower.fwd_copy = false;
     let c = compile(src, "t.conf", &exec.opts.lower, &setkey::NoResolver);
-    exec.run_script(&c, &mut out).unwrap();
+    exec.run_script(c, &mut out).unwrap();
     let dirs: Vec<_> = table.borrow().log.iter().map(|l| l.3).collect();
     assert_eq!(dirs, vec![Some(Direction::In)]);
 }
@@ -322,21 +322,10 @@ fn a_refused_fwd_copy_is_recognised() {
     let mut exec = executor(&table, false);
     let mut out = output();
     let c = compiled("spdadd 10.0.0.1 10.0.0.2 any -P in ipsec esp/transport//require ;");
-    let Request::Send(first) = &c.requests[0][0] else {
-        panic!()
-    };
-    let Request::Send(second) = &c.requests[0][1] else {
-        panic!()
-    };
-    assert!(is_fwd_copy(
-        &Request::Send(first.clone()),
-        &Request::Send(second.clone())
-    ));
-    assert!(!is_fwd_copy(
-        &Request::Send(second.clone()),
-        &Request::Send(first.clone())
-    ));
-    exec.run_script(&c, &mut out).unwrap();
+    let (first, second) = (policy_dir(&c.requests[0][0]), policy_dir(&c.requests[0][1]));
+    assert!(follows_in_as_fwd(first, second));
+    assert!(!follows_in_as_fwd(second, first));
+    exec.run_script(c, &mut out).unwrap();
     assert_eq!(exec.failed, 1);
 }
 
@@ -351,7 +340,7 @@ fn exit_stops_and_is_not_counted() {
         &LowerOptions::default(),
         &setkey::NoResolver,
     );
-    assert_eq!(exec.run_script(&c, &mut out).unwrap(), Flow::Exit);
+    assert_eq!(exec.run_script(c, &mut out).unwrap(), Flow::Exit);
     assert_eq!(exec.run, 1);
     assert_eq!(table.borrow().sas.len(), 1);
 }
@@ -361,7 +350,7 @@ fn no_pf_key_ends_the_run_with_69() {
     let mut exec: Executor<Scripted> =
         Executor::new(Box::new(|| Err(client::Error::NoPfKey)), opts(true));
     let mut out = output();
-    match exec.run_script(&compiled(ADD3), &mut out) {
+    match exec.run_script(compiled(ADD3), &mut out) {
         Err(Failure::Error { exit, message }) => {
             assert_eq!(exit, Exit::NoPfKey);
             assert!(message.contains("no PF_KEY"), "{message}");
@@ -374,7 +363,7 @@ fn no_pf_key_ends_the_run_with_69() {
         opts(false),
     );
     assert_eq!(
-        exec.run_script(&compiled("# nothing\n"), &mut out).unwrap(),
+        exec.run_script(compiled("# nothing\n"), &mut out).unwrap(),
         Flow::Continue
     );
 }
@@ -523,13 +512,14 @@ fn sent(table: &Rc<RefCell<Table>>) -> Vec<(MsgType, Option<u32>, Option<Directi
 #[test]
 fn a_long_script_runs_in_order_across_batches() {
     let c = compiled(&long_script(700));
-    assert!(c.script.statements.len() > 2 * 256);
+    let total = c.script.statements.len();
+    assert!(total > 2 * 256);
     let table = Rc::new(RefCell::new(Table::default()));
     let mut exec = executor(&table, false);
     let mut out = output();
-    assert_eq!(exec.run_script(&c, &mut out).unwrap(), Flow::Continue);
+    assert_eq!(exec.run_script(c, &mut out).unwrap(), Flow::Continue);
     assert_eq!((exec.failed, exec.skipped), (0, 0));
-    assert_eq!(exec.run, c.script.statements.len());
+    assert_eq!(exec.run, total);
     assert_eq!(sent(&table), long_script_log(700));
     assert_eq!(table.borrow().sas.len(), 700);
 }
@@ -537,6 +527,7 @@ fn a_long_script_runs_in_order_across_batches() {
 #[test]
 fn a_failure_in_a_long_script_stops_it_there() {
     let c = compiled(&long_script(700));
+    let total = c.script.statements.len();
     let table = Rc::new(RefCell::new(Table::default()));
     table
         .borrow_mut()
@@ -544,12 +535,12 @@ fn a_failure_in_a_long_script_stops_it_there() {
         .push((0x1000 + 500, libc::EINVAL as u8));
     let mut exec = executor(&table, false);
     let mut out = output();
-    assert_eq!(exec.run_script(&c, &mut out).unwrap(), Flow::Stop);
+    assert_eq!(exec.run_script(c, &mut out).unwrap(), Flow::Stop);
     // Nothing after the refused ADD was sent, though it had been prepared.
     assert_eq!(sent(&table), long_script_log(501));
     assert_eq!(table.borrow().sas.len(), 500);
     assert_eq!(exec.failed, 1);
-    assert_eq!(exec.run + exec.skipped, c.script.statements.len());
+    assert_eq!(exec.run + exec.skipped, total);
 
     // With --keep-going everything else runs.
     let table = Rc::new(RefCell::new(Table::default()));
@@ -562,7 +553,8 @@ fn a_failure_in_a_long_script_stops_it_there() {
         .refuse_dir
         .push((Direction::Fwd, libc::EEXIST as u8));
     let mut exec = executor(&table, true);
-    assert_eq!(exec.run_script(&c, &mut out).unwrap(), Flow::Continue);
+    let c = compiled(&long_script(700));
+    assert_eq!(exec.run_script(c, &mut out).unwrap(), Flow::Continue);
     assert_eq!(sent(&table), long_script_log(700));
     // The ADD and the four fwd copies.
     assert_eq!(exec.failed, 5);
@@ -577,6 +569,6 @@ fn exit_in_a_long_script_ends_it_there() {
     let table = Rc::new(RefCell::new(Table::default()));
     let mut exec = executor(&table, false);
     let mut out = output();
-    assert_eq!(exec.run_script(&c, &mut out).unwrap(), Flow::Exit);
+    assert_eq!(exec.run_script(c, &mut out).unwrap(), Flow::Exit);
     assert_eq!(sent(&table), long_script_log(300));
 }
