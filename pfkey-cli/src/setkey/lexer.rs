@@ -130,12 +130,15 @@ pub fn tokenize_on(src: &str, threads: usize) -> (Vec<Token>, Vec<LexError>) {
             .map(|h| h.join().ok().flatten())
             .collect()
     });
-    let mut all = Vec::with_capacity(pieces.iter().flatten().map(Vec::len).sum());
+    if pieces.iter().any(Option::is_none) {
+        return tokenize(src);
+    }
+    // The first piece grows in place (a large allocation is remapped, not copied) and
+    // each other piece is freed once appended, so the tokens are not held twice.
+    let mut pieces = pieces.into_iter().flatten();
+    let mut all = pieces.next().unwrap_or_default();
     for piece in pieces {
-        match piece {
-            Some(tokens) => all.extend_from_slice(&tokens),
-            None => return tokenize(src),
-        }
+        all.extend_from_slice(&piece);
     }
     (all, Vec::new())
 }

@@ -208,7 +208,9 @@ fn parse_chunks(src: &str, toks: &[Token], threads: usize) -> Option<Pieces> {
         {
             return None;
         }
-        if out.0.is_empty() {
+        if i == 0 {
+            // Grown in place by the extends below (a large allocation is remapped, not
+            // copied), so the statements are not held twice.
             out = (statements, diags, secrets);
         } else {
             out.0.extend(statements);
@@ -532,7 +534,14 @@ impl<'s> Parser<'s> {
     // ----------------------------------------------------------------------------------
 
     fn script(&mut self) -> Vec<Statement> {
-        let mut out = Vec::new();
+        // At most one statement per `;`: sized once, so that a long script's statements
+        // are not copied as the vector doubles.
+        let semis = self
+            .toks
+            .iter()
+            .filter(|t| t.kind == TokenKind::Semi)
+            .count();
+        let mut out = Vec::with_capacity(semis + 1);
         while let Some(t) = self.peek() {
             let start = self.pos;
             match t.kind {
