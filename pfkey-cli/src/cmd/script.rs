@@ -14,7 +14,9 @@
 //!    comes). `deleteall` dumps the SAs of its protocol and deletes each one between its two
 //!    addresses (af_key's DELETE needs an SPI). `get`, `getspi`, `dump` and `spddump` print
 //!    what the kernel answers as `setkey -D`/`-DP` do (keys hidden unless `--show-keys`;
-//!    JSON lines with `--json`); everything else is silent on success.
+//!    JSON lines with `--json`); everything else is silent on success. Statements are
+//!    translated and encoded a batch ahead of their turn, on a second thread for a long
+//!    script ([`prepare`]), so that this work overlaps with the kernel's.
 //! 3. A statement the kernel refuses is reported with its file, line and source line, the
 //!    client's words for the error, and what the parser already knew about it (e.g. the
 //!    May-2023 kernel change for outbound optional tunnel rules). The first failure stops the
