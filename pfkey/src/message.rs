@@ -384,9 +384,9 @@ pub struct Extensions<'a> {
 impl<'a> Iterator for Extensions<'a> {
     type Item = Ext<'a>;
 
-    /// Inlined into the caller, so that the decoder's dispatch on the type and the
-    /// caller's `match` on the returned [`Ext`] fold into one (about half the cost of
-    /// a walk, callgrind).
+    // Inlined into the caller, so that the decoder's dispatch on the type and the
+    // caller's `match` on the returned `Ext` fold into one (about half the cost of a
+    // walk, callgrind).
     #[inline(always)]
     fn next(&mut self) -> Option<Ext<'a>> {
         // The message was validated by `Message::parse`: the extension is framed and
