@@ -16,7 +16,7 @@ pub enum ParseError {
     /// The buffer ends before a structure that must be there.
     #[error("truncated {what} at byte {at}: needs {need} bytes, {have} present")]
     Truncated {
-        /// What was being read (`"sadb_msg header"`, `"extension header"`, …).
+        /// What was being read (`"sadb_msg header"`, `"sockaddr"`).
         what: &'static str,
         /// Offset of the structure.
         at: usize,
