@@ -739,9 +739,7 @@ impl<T: Transport> Executor<T> {
                     let done = match &step.what {
                         prepare::What::Built { at, op } => self
                             .client()
-                            .and_then(|cl| {
-                                cl.request_built_as::<()>(batch.arena.get(at.clone()), op)
-                            })
+                            .and_then(|cl| cl.request_built(batch.arena.get(at.clone()), op))
                             .map_err(Step::Client),
                         prepare::What::Request(req) => self.execute(req, out),
                     };
