@@ -30,9 +30,13 @@ use crate::setkey::{Command, LowerOptions, Request, Span, Statement, SystemResol
 /// Scripts with at least this many statements are prepared on a second thread.
 pub(super) const PIPELINE_MIN: usize = 64;
 
-/// Statements per batch: few enough that the sender starts early, enough that handing a
-/// batch over (one wake-up of the other thread) costs nothing per statement.
+/// Statements per batch: enough that handing a batch over (one wake-up of the other
+/// thread) costs nothing per statement. The first batch has [`FIRST_BATCH`] and each
+/// next one twice as many up to this, so that the sender starts at once.
 const BATCH_STATEMENTS: usize = 256;
+
+/// Statements in the first batch.
+const FIRST_BATCH: usize = 16;
 
 /// Bytes of a batch's arena. A statement is begun only with [`STATEMENT_ROOM`] left.
 const ARENA_BYTES: usize = 128 * 1024;
@@ -167,15 +171,17 @@ pub(super) fn batches(
         .zip(kept.into_iter().chain(std::iter::repeat_with(Vec::new)))
         .enumerate()
         .peekable();
+    let mut size = FIRST_BATCH / 2;
     std::iter::from_fn(move || {
         todo.peek()?;
-        let room = BATCH_STATEMENTS.min(total);
+        size = (size * 2).min(BATCH_STATEMENTS);
+        let room = size.min(total);
         let mut b = Batch {
             arena: Arena::new(),
             statements: Vec::with_capacity(room),
             steps: Vec::with_capacity(room),
         };
-        while b.statements.len() < BATCH_STATEMENTS
+        while b.statements.len() < size
             && (b.statements.is_empty() || b.arena.room() >= STATEMENT_ROOM)
         {
             let Some((index, (stmt, kept))) = todo.next() else {
