@@ -717,9 +717,11 @@ impl<T: Transport> Executor<T> {
         batches: impl Iterator<Item = prepare::Batch>,
         out: &mut Output,
     ) -> Result<Flow, Failure> {
+        let mut seen = 0;
         for batch in batches {
             for p in &batch.statements {
                 let i = p.index;
+                seen += 1;
                 if p.exit {
                     return Ok(Flow::Exit);
                 }
@@ -786,6 +788,18 @@ impl<T: Transport> Executor<T> {
                     return Ok(Flow::Stop);
                 }
             }
+        }
+        if seen < total {
+            // The preparer stopped early (it cannot, short of a bug): never a silent
+            // skip.
+            out.error(&format!(
+                "{}: internal error: {} statements were not prepared and not run",
+                script.file,
+                total - seen
+            ));
+            self.count_failure(Exit::Internal);
+            self.skipped += total - seen;
+            return Ok(Flow::Stop);
         }
         Ok(Flow::Continue)
     }

@@ -2234,8 +2234,9 @@ fn decode_hex_padded(hex: &str) -> Option<Zeroizing<Vec<u8>>> {
         }
         _ => &mut out[..],
     };
-    for (dst, p) in body.iter_mut().zip(pairs.chunks_exact(2)) {
-        let (hi, lo) = (nib(&p[0]), nib(&p[1]));
+    let (pairs, _) = pairs.as_chunks::<2>();
+    for (dst, [h, l]) in body.iter_mut().zip(pairs) {
+        let (hi, lo) = (nib(h), nib(l));
         bad |= (hi | lo) & 0xf0;
         *dst = hi << 4 | (lo & 0x0f);
     }

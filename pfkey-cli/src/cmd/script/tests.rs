@@ -572,3 +572,23 @@ fn exit_in_a_long_script_ends_it_there() {
     assert_eq!(exec.run_script(c, &mut out).unwrap(), Flow::Exit);
     assert_eq!(sent(&table), long_script_log(300));
 }
+
+#[test]
+fn statements_the_preparer_never_delivered_are_an_internal_error_not_a_skip() {
+    let Compiled {
+        mut script,
+        requests,
+    } = compiled(&long_script(100));
+    let statements = std::mem::take(&mut script.statements);
+    let total = statements.len();
+    let table = Rc::new(RefCell::new(Table::default()));
+    let mut exec = executor(&table, false);
+    let mut out = output();
+    // Only the first batch arrives.
+    let first = prepare::batches(statements, requests, LowerOptions::default()).take(1);
+    let flow = exec.run_batches(&script, total, first, &mut out).unwrap();
+    assert_eq!(flow, Flow::Stop);
+    assert_eq!(exec.first_failure, Some(Exit::Internal));
+    assert_eq!(exec.run + exec.skipped, total);
+    assert!(exec.run > 0 && exec.skipped > 0);
+}
