@@ -120,7 +120,12 @@ pub fn parse(src: &str) -> Parsed {
         None
     };
     let (statements, diags, secrets) = match parallel {
-        Some(done) => done,
+        Some(parts) => {
+            // The tokens go before the pieces are joined, so that the statements are
+            // never held twice alongside them.
+            drop(toks);
+            join(parts)
+        }
         None => {
             let mut p = Parser::new(src, &toks);
             p.diags.extend(lex_errors.into_iter().map(|e| RawDiag {
@@ -152,13 +157,14 @@ const MIN_CHUNK_STATEMENTS: usize = 1024;
 /// Statements, diagnostics and key spans (in no particular order) of a parse.
 type Pieces = (Vec<Statement>, Vec<RawDiag>, Vec<Span>);
 
-/// Parses `toks` in up to `threads` chunks at once, cut just after a `;` token. Statements
+/// Parses `toks` in up to `threads` chunks at once, cut just after a `;` token; the pieces
+/// in order, to [`join`]. Statements
 /// are independent (the parser keeps no state from one to the next, and a statement ends
 /// at its `;`: a `;` inside quotes is part of a string token), so chunks parsed apart give
 /// the statements and warnings of a parse in one piece, in order, as long as every chunk
 /// parses without error and no chunk but the last holds `exit` (which ends the script).
 /// Otherwise, or if the script is too short to be worth it, `None`: parse it in one piece.
-fn parse_chunks(src: &str, toks: &[Token], threads: usize) -> Option<Pieces> {
+fn parse_chunks(src: &str, toks: &[Token], threads: usize) -> Option<Vec<Pieces>> {
     let semis = toks.iter().filter(|t| t.kind == TokenKind::Semi).count();
     let chunks = threads.min(semis / MIN_CHUNK_STATEMENTS);
     if chunks < 2 {
@@ -199,28 +205,27 @@ fn parse_chunks(src: &str, toks: &[Token], threads: usize) -> Option<Pieces> {
             .map(|h| h.join().ok().flatten())
             .collect()
     });
+    let parts: Vec<Pieces> = parts.into_iter().collect::<Option<_>>()?;
     let last = parts.len().saturating_sub(1);
-    let mut out: Pieces = (Vec::new(), Vec::new(), Vec::new());
-    for (i, part) in parts.into_iter().enumerate() {
-        let (statements, diags, secrets) = part?;
-        if i < last
-            && statements
-                .iter()
-                .any(|s| matches!(s.command, Command::Exit))
-        {
-            return None;
-        }
-        if i == 0 {
-            // Grown in place by the extends below (a large allocation is remapped, not
-            // copied), so the statements are not held twice.
-            out = (statements, diags, secrets);
-        } else {
-            out.0.extend(statements);
-            out.1.extend(diags);
-            out.2.extend(secrets);
-        }
+    let early_exit = parts.iter().take(last).any(|(statements, _, _)| {
+        statements
+            .iter()
+            .any(|s| matches!(s.command, Command::Exit))
+    });
+    (!early_exit).then_some(parts)
+}
+
+/// The pieces of a chunked parse as one: the first grows in place (a large allocation is
+/// remapped, not copied) and each other is freed once appended.
+fn join(parts: Vec<Pieces>) -> Pieces {
+    let mut parts = parts.into_iter();
+    let mut out = parts.next().unwrap_or_default();
+    for (statements, diags, secrets) in parts {
+        out.0.extend(statements);
+        out.1.extend(diags);
+        out.2.extend(secrets);
     }
-    Some(out)
+    out
 }
 
 /// Every token in a key's place (two after `-E` or `-A`: a quoted string, or a word that is
@@ -2293,7 +2298,7 @@ mod tests {
         assert!(errors.is_empty(), "{errors:?}");
         for threads in [2, 3, 8] {
             let (statements, diags, mut secrets) =
-                parse_chunks(&src, &toks, threads).expect("a long clean script is chunked");
+                join(parse_chunks(&src, &toks, threads).expect("a long clean script is chunked"));
             secrets.sort_by_key(|s| (s.start, s.end));
             assert_eq!(statements.len(), 2400);
             let (w_statements, w_diags, w_secrets) = whole(&src);
