@@ -11,7 +11,10 @@ pub mod spd;
 pub mod text;
 pub mod time;
 
-use std::io::{self, BufWriter, Stdout, Write};
+use std::io::{self, Write};
+use std::os::fd::AsFd;
+
+use zeroize::Zeroize;
 
 use crate::cli::Cli;
 
@@ -26,7 +29,7 @@ pub enum Format {
 
 /// Standard output (buffered) plus the user's choices about what to print.
 pub struct Output {
-    stdout: BufWriter<Stdout>,
+    stdout: WipingWriter<RawStdout>,
     /// Text or JSON.
     pub format: Format,
     /// `-v` count.
@@ -39,7 +42,7 @@ impl Output {
     /// Output as the global flags ask.
     pub fn new(cli: &Cli) -> Self {
         Output {
-            stdout: BufWriter::new(io::stdout()),
+            stdout: WipingWriter::new(RawStdout),
             format: if cli.json { Format::Json } else { Format::Text },
             verbose: cli.verbose,
             quiet: cli.quiet,
@@ -78,5 +81,110 @@ impl Output {
     /// Writes out whatever is buffered.
     pub fn flush(&mut self) -> io::Result<()> {
         self.stdout.flush()
+    }
+}
+
+/// Bytes of output gathered before they are written.
+const BUFFER: usize = 8 * 1024;
+
+/// A buffered writer that wipes its buffer after every write-out and when dropped: with
+/// `--show-keys` the output holds keys, and a `BufWriter` (or the standard library's own
+/// stdout buffer) would leave them in memory after they were printed.
+pub struct WipingWriter<W: Write> {
+    inner: W,
+    buf: Vec<u8>,
+}
+
+impl<W: Write> WipingWriter<W> {
+    /// A writer to `inner` with a buffer of [`BUFFER`] bytes.
+    pub fn new(inner: W) -> Self {
+        WipingWriter {
+            inner,
+            buf: Vec::with_capacity(BUFFER),
+        }
+    }
+
+    /// Writes out the buffer, then wipes it (also when the write fails).
+    fn write_out(&mut self) -> io::Result<()> {
+        let r = self.inner.write_all(&self.buf);
+        self.buf.zeroize();
+        r
+    }
+}
+
+impl<W: Write> Write for WipingWriter<W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if self.buf.len() + data.len() > BUFFER {
+            self.write_out()?;
+        }
+        if data.len() >= BUFFER {
+            // Too large to gather: written as it is, from the caller's memory.
+            return self.inner.write(data);
+        }
+        // Never beyond the capacity: growing would free the old bytes unwiped.
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.write_out()?;
+        self.inner.flush()
+    }
+}
+
+impl<W: Write> Drop for WipingWriter<W> {
+    fn drop(&mut self) {
+        let _ = self.write_out();
+    }
+}
+
+/// File descriptor 1 without the standard library's buffer (which nothing wipes):
+/// `write(2)` straight from [`WipingWriter`]'s buffer.
+pub struct RawStdout;
+
+impl Write for RawStdout {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        loop {
+            match nix::unistd::write(io::stdout().as_fd(), data) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                r => return r.map_err(io::Error::from),
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_buffer_is_wiped_after_every_write_out() {
+        let mut w = WipingWriter::new(Vec::new());
+        w.write_all(b"key 0x1122").unwrap();
+        assert_eq!(w.buf.as_slice(), b"key 0x1122");
+        w.flush().unwrap();
+        assert!(w.buf.is_empty());
+        assert!(w.buf.capacity() >= BUFFER);
+        // Filling the buffer writes it out; the output is whole and in order.
+        let line = [b'x'; 1000];
+        for _ in 0..20 {
+            w.write_all(&line).unwrap();
+        }
+        assert!(w.buf.len() < BUFFER);
+        let big = vec![b'y'; 3 * BUFFER];
+        w.write_all(&big).unwrap();
+        w.flush().unwrap();
+        let mut want = b"key 0x1122".to_vec();
+        for _ in 0..20 {
+            want.extend_from_slice(&line);
+        }
+        want.extend_from_slice(&big);
+        assert_eq!(w.inner, want);
+        // The buffer never grew past its first allocation.
+        assert_eq!(w.buf.capacity(), BUFFER);
     }
 }
