@@ -13,6 +13,7 @@ pub mod time;
 
 use std::io::{self, Write};
 use std::os::fd::AsFd;
+use std::sync::atomic::{compiler_fence, Ordering};
 
 use zeroize::Zeroize;
 
@@ -107,7 +108,14 @@ impl<W: Write> WipingWriter<W> {
     /// Writes out the buffer, then wipes it (also when the write fails).
     fn write_out(&mut self) -> io::Result<()> {
         let r = self.inner.write_all(&self.buf);
-        self.buf.zeroize();
+        // A plain fill (one memset), not Zeroize's byte-at-a-time volatile stores: this
+        // runs for every 8 KiB written (60 MB for a JSON dump of 100,000 SAs, where the
+        // volatile wipe cost a quarter of the floor's time under emulation). The buffer
+        // stays allocated and is written again, so the stores cannot be dropped as dead;
+        // the fence keeps them before its next use. Dropping wipes with Zeroize.
+        self.buf.fill(0);
+        compiler_fence(Ordering::SeqCst);
+        self.buf.clear();
         r
     }
 }
@@ -134,7 +142,8 @@ impl<W: Write> Write for WipingWriter<W> {
 
 impl<W: Write> Drop for WipingWriter<W> {
     fn drop(&mut self) {
-        let _ = self.write_out();
+        let _ = self.inner.write_all(&self.buf);
+        self.buf.zeroize();
     }
 }
 
