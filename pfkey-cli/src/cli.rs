@@ -266,6 +266,22 @@ pub struct ScriptArgs {
     pub show_keys: bool,
 }
 
+impl Cli {
+    /// Whether this run may print key material, so that standard output must be wiped
+    /// after use: the commands that print SAs or messages do so only with `--show-keys`;
+    /// anything else (no bulk output) is wiped to be safe.
+    pub fn may_print_keys(&self) -> bool {
+        match &self.command {
+            None => self.script.show_keys,
+            Some(Command::Decode(a)) => a.show_keys,
+            Some(Command::Get(a) | Command::Delete(a)) => a.show_keys,
+            Some(Command::Dump(a)) => a.show_keys,
+            Some(Command::Monitor(a)) => a.show_keys,
+            Some(_) => true,
+        }
+    }
+}
+
 impl ScriptArgs {
     /// The first of these options given, if any (they mean nothing with a command).
     pub fn first_given(&self) -> Option<&'static str> {

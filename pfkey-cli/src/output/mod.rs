@@ -43,7 +43,7 @@ impl Output {
     /// Output as the global flags ask.
     pub fn new(cli: &Cli) -> Self {
         Output {
-            stdout: WipingWriter::new(RawStdout),
+            stdout: WipingWriter::new(RawStdout, cli.may_print_keys()),
             format: if cli.json { Format::Json } else { Format::Text },
             verbose: cli.verbose,
             quiet: cli.quiet,
@@ -88,50 +88,62 @@ impl Output {
 /// Bytes of output gathered before they are written.
 const BUFFER: usize = 8 * 1024;
 
-/// A buffered writer that wipes its buffer after every write-out and when dropped: with
-/// `--show-keys` the output holds keys, and a `BufWriter` (or the standard library's own
-/// stdout buffer) would leave them in memory after they were printed.
+/// A buffered writer that can wipe its buffer after every write-out and when dropped:
+/// with `--show-keys` the output holds keys, and a `BufWriter` (or the standard library's
+/// own stdout buffer) would leave them in memory after they were printed.
 pub struct WipingWriter<W: Write> {
     inner: W,
+    /// Always [`BUFFER`] bytes; `buf[used..]` is zero when `wipe` is set.
     buf: Vec<u8>,
+    used: usize,
+    /// Wipe after each write-out (the output may hold keys).
+    wipe: bool,
 }
 
 impl<W: Write> WipingWriter<W> {
-    /// A writer to `inner` with a buffer of [`BUFFER`] bytes.
-    pub fn new(inner: W) -> Self {
+    /// A writer to `inner` with a buffer of [`BUFFER`] bytes, wiped after each write-out
+    /// if `wipe`. (Wiping costs a memset per 8 KiB, which is slow under emulation, where
+    /// `rep stosb` runs a byte at a time: it is done only when keys may be printed.)
+    pub fn new(inner: W, wipe: bool) -> Self {
         WipingWriter {
             inner,
-            buf: Vec::with_capacity(BUFFER),
+            buf: vec![0; BUFFER],
+            used: 0,
+            wipe,
         }
     }
 
-    /// Writes out the buffer, then wipes it (also when the write fails).
+    /// Writes out the buffer, then wipes it if asked (also when the write fails).
     fn write_out(&mut self) -> io::Result<()> {
-        let r = self.inner.write_all(&self.buf);
-        // A plain fill (one memset), not Zeroize's byte-at-a-time volatile stores: this
-        // runs for every 8 KiB written (60 MB for a JSON dump of 100,000 SAs, where the
-        // volatile wipe cost a quarter of the floor's time under emulation). The buffer
-        // stays allocated and is written again, so the stores cannot be dropped as dead;
-        // the fence keeps them before its next use. Dropping wipes with Zeroize.
-        self.buf.fill(0);
-        compiler_fence(Ordering::SeqCst);
-        self.buf.clear();
+        let used = &mut self.buf[..self.used];
+        let r = self.inner.write_all(used);
+        if self.wipe {
+            // A plain fill (one memset), not Zeroize's byte-at-a-time volatile stores,
+            // which cost ~60 us per 8 KiB under emulation. The buffer stays allocated and
+            // is written again, so the stores cannot be dropped as dead; the fence keeps
+            // them before its next use. Dropping wipes with Zeroize.
+            used.fill(0);
+            compiler_fence(Ordering::SeqCst);
+        }
+        self.used = 0;
         r
     }
 }
 
 impl<W: Write> Write for WipingWriter<W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        if self.buf.len() + data.len() > BUFFER {
+        if self.used + data.len() > BUFFER {
             self.write_out()?;
         }
-        if data.len() >= BUFFER {
-            // Too large to gather: written as it is, from the caller's memory.
-            return self.inner.write(data);
+        match self.buf.get_mut(self.used..self.used + data.len()) {
+            Some(room) => {
+                room.copy_from_slice(data);
+                self.used += data.len();
+                Ok(data.len())
+            }
+            // Larger than the buffer: written as it is, from the caller's memory.
+            None => self.inner.write(data),
         }
-        // Never beyond the capacity: growing would free the old bytes unwiped.
-        self.buf.extend_from_slice(data);
-        Ok(data.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -142,8 +154,10 @@ impl<W: Write> Write for WipingWriter<W> {
 
 impl<W: Write> Drop for WipingWriter<W> {
     fn drop(&mut self) {
-        let _ = self.inner.write_all(&self.buf);
-        self.buf.zeroize();
+        let _ = self.inner.write_all(&self.buf[..self.used]);
+        if self.wipe {
+            self.buf.zeroize();
+        }
     }
 }
 
@@ -172,28 +186,49 @@ mod tests {
 
     #[test]
     fn the_buffer_is_wiped_after_every_write_out() {
-        let mut w = WipingWriter::new(Vec::new());
+        let mut w = WipingWriter::new(Vec::new(), true);
         w.write_all(b"key 0x1122").unwrap();
-        assert_eq!(w.buf.as_slice(), b"key 0x1122");
+        assert_eq!(&w.buf[..10], b"key 0x1122");
         w.flush().unwrap();
-        assert!(w.buf.is_empty());
-        assert!(w.buf.capacity() >= BUFFER);
+        assert!(w.buf.iter().all(|&b| b == 0));
         // Filling the buffer writes it out; the output is whole and in order.
         let line = [b'x'; 1000];
         for _ in 0..20 {
             w.write_all(&line).unwrap();
         }
-        assert!(w.buf.len() < BUFFER);
+        assert!(w.buf[w.used..].iter().all(|&b| b == 0));
         let big = vec![b'y'; 3 * BUFFER];
         w.write_all(&big).unwrap();
         w.flush().unwrap();
+        assert!(w.buf.iter().all(|&b| b == 0));
         let mut want = b"key 0x1122".to_vec();
         for _ in 0..20 {
             want.extend_from_slice(&line);
         }
         want.extend_from_slice(&big);
         assert_eq!(w.inner, want);
-        // The buffer never grew past its first allocation.
-        assert_eq!(w.buf.capacity(), BUFFER);
+
+        // Without keys in the output, the same bytes come out and nothing is wiped.
+        let mut w = WipingWriter::new(Vec::new(), false);
+        w.write_all(b"no keys").unwrap();
+        w.flush().unwrap();
+        assert_eq!(w.inner, b"no keys");
+        assert_eq!(&w.buf[..7], b"no keys");
+    }
+
+    #[test]
+    fn output_is_wiped_when_keys_may_be_shown() {
+        use clap::Parser;
+        let wipes = |args: &[&str]| crate::cli::Cli::parse_from(args).may_print_keys();
+        assert!(!wipes(&["pfkey", "dump"]));
+        assert!(!wipes(&["pfkey", "dump", "--json"]));
+        assert!(wipes(&["pfkey", "dump", "--show-keys"]));
+        assert!(!wipes(&["pfkey", "-f", "x.conf"]));
+        assert!(wipes(&["pfkey", "-D", "--show-keys"]));
+        assert!(!wipes(&["pfkey", "monitor"]));
+        assert!(wipes(&["pfkey", "monitor", "--show-keys"]));
+        assert!(wipes(&["pfkey", "decode", "--show-keys", "x.hex"]));
+        // Commands without bulk output are wiped to be safe.
+        assert!(wipes(&["pfkey", "algorithms"]));
     }
 }
