@@ -130,20 +130,58 @@ impl<W: Write> WipingWriter<W> {
     }
 }
 
-impl<W: Write> Write for WipingWriter<W> {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        if self.used + data.len() > BUFFER {
-            self.write_out()?;
-        }
-        match self.buf.get_mut(self.used..self.used + data.len()) {
+impl<W: Write> WipingWriter<W> {
+    /// Appends `data` if it fits in the buffer (the output writers make many small writes:
+    /// this is their whole path, inlined).
+    #[inline]
+    fn append(&mut self, data: &[u8]) -> bool {
+        let end = self.used + data.len();
+        match self.buf.get_mut(self.used..end) {
             Some(room) => {
                 room.copy_from_slice(data);
-                self.used += data.len();
-                Ok(data.len())
+                self.used = end;
+                true
             }
-            // Larger than the buffer: written as it is, from the caller's memory.
-            None => self.inner.write(data),
+            None => false,
         }
+    }
+
+    /// `data` does not fit: write out what is buffered, then buffer `data` or, if it
+    /// is larger than the buffer, write it as it is from the caller's memory.
+    #[cold]
+    fn write_slow(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.write_out()?;
+        if self.append(data) {
+            Ok(data.len())
+        } else {
+            self.inner.write(data)
+        }
+    }
+}
+
+impl<W: Write> Write for WipingWriter<W> {
+    #[inline]
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if self.append(data) {
+            return Ok(data.len());
+        }
+        self.write_slow(data)
+    }
+
+    #[inline]
+    fn write_all(&mut self, mut data: &[u8]) -> io::Result<()> {
+        if self.append(data) {
+            return Ok(());
+        }
+        while !data.is_empty() {
+            match self.write_slow(data) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => data = data.get(n..).unwrap_or_default(),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 
     fn flush(&mut self) -> io::Result<()> {
