@@ -143,8 +143,39 @@ fn me() -> PathBuf {
     std::env::current_exe().unwrap_or_else(|_| PathBuf::from("pfkey-bench"))
 }
 
-/// Runs `cmd` under `measure`.
+/// Jiffies the guest's CPUs have spent in all states, and idle (`/proc/stat`'s first line).
+fn cpu_times() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let v: Vec<u64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal …
+    Some((v.iter().sum(), v.get(3)? + v.get(4).copied().unwrap_or(0)))
+}
+
+/// Waits until the kernel has finished the work earlier commands left it (after a flush
+/// of N SAs, af_key's and xfrm's garbage collection frees their crypto state in a
+/// workqueue for seconds under emulation), so that no measurement pays for another's
+/// clean-up: until the CPUs are at least 90% idle over 200 ms, for at most 60 s.
+fn quiesce() {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        let Some((t0, i0)) = cpu_times() else { return };
+        std::thread::sleep(Duration::from_millis(200));
+        let Some((t1, i1)) = cpu_times() else { return };
+        if t1 > t0 && i1.saturating_sub(i0) * 10 >= (t1 - t0) * 9 {
+            return;
+        }
+    }
+}
+
+/// Runs `cmd` under `measure`, on a quiet kernel ([`quiesce`]).
 fn sample(cmd: &[&str], stdout: Option<&Path>, stdin: Option<&Path>) -> Result<Sample, String> {
+    quiesce();
     let mut c = Command::new(me());
     c.arg("measure");
     if let Some(p) = stdout {
