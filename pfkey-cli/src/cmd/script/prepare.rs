@@ -9,7 +9,7 @@
 //! same code.
 //!
 //! A *plain* request — one whose reply says only whether it worked — is encoded into
-//! the batch's [`Arena`] and sent with [`pfkey::Client::request_built_as`]; the others
+//! the batch's [`Arena`] and sent with [`pfkey::Client::request_built`]; the others
 //! (`get`, `getspi`, `dump`, `flush`, `deleteall`, and any message that does not fit an
 //! arena) are handed over as [`Request`]s for `Executor::execute`. What runs, in what
 //! order, and what a failure stops are unchanged: preparing is only translating early,
