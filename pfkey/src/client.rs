@@ -363,7 +363,19 @@ impl<T: Transport> Client<T> {
         self.add_or_update(MsgType::Update, sa)
     }
 
-    fn add_or_update(&mut self, t: MsgType, sa: &SaSpec) -> Result<SaInfo, Error> {
+    /// [`Client::add`] with the reply converted to `R`: `()` keeps nothing of it (no copy
+    /// of its keys, nothing to free), for a daemon that needs only to know that the
+    /// kernel took the SA.
+    pub fn add_as<R: FromMessage>(&mut self, sa: &SaSpec) -> Result<R, Error> {
+        self.add_or_update(MsgType::Add, sa)
+    }
+
+    /// [`Client::update`] with the reply converted to `R` (see [`Client::add_as`]).
+    pub fn update_as<R: FromMessage>(&mut self, sa: &SaSpec) -> Result<R, Error> {
+        self.add_or_update(MsgType::Update, sa)
+    }
+
+    fn add_or_update<R: FromMessage>(&mut self, t: MsgType, sa: &SaSpec) -> Result<R, Error> {
         let op = Operation::new(t, sa.satype)
             .with_spi(sa.spi)
             .with_hosts(sa.src, sa.dst);

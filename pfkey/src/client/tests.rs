@@ -1065,3 +1065,20 @@ fn a_message_built_ahead_is_sent_with_the_clients_seq_and_pid() {
     c.request_built(&bytes, &op).unwrap();
     assert_eq!(c.rbuf.len(), 0);
 }
+
+#[test]
+fn add_as_unit_only_acknowledges_and_errors_still_name_the_sa() {
+    let mut c = client(Mock::with_responder(answer_sa(MsgType::Add, 0x1000)));
+    c.add_as::<()>(&esp_spec()).unwrap();
+    assert_eq!(c.rbuf.len(), 0);
+    let mut c = client(Mock::with_responder(|m| {
+        vec![bare(m.msg_type(), m.satype(), m.seq(), m.pid(), 17)]
+    }));
+    let e = c.update_as::<()>(&esp_spec()).unwrap_err();
+    assert!(e.is_kernel_errno(17));
+    assert!(e.to_string().starts_with("update esp spi 0x1000"), "{e}");
+    assert_eq!(
+        Message::parse(&c.transport().sent[0]).unwrap().msg_type(),
+        MsgType::Update
+    );
+}

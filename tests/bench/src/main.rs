@@ -68,8 +68,9 @@ fn lib_dump() -> Result<(), String> {
     Ok(())
 }
 
-/// The library's own client, without the CLI: N [`pfkey::Client::add`] calls with the
-/// workload's SAs (what an IKE daemon pays per SA on top of the floor).
+/// The library's own client, without the CLI: N [`pfkey::Client::add_as`] calls with the
+/// workload's SAs, each reply only acknowledged (what an IKE daemon pays per SA on top of
+/// the floor).
 fn lib_add(n: u32) -> Result<(), String> {
     use pfkey::client::{AlgKey, SaSpec};
     use pfkey::repr::Key;
@@ -87,7 +88,7 @@ fn lib_add(n: u32) -> Result<(), String> {
             id: 12,
             key: key(&workload::ENC_KEY)?,
         });
-        c.add(&sa).map_err(|e| e.to_string())?;
+        c.add_as::<()>(&sa).map_err(|e| e.to_string())?;
     }
     Ok(())
 }
