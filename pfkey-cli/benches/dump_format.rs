@@ -23,6 +23,7 @@ use pfkey::Message;
 #[path = "../src/output"]
 mod output {
     pub mod sa;
+    pub mod text;
     pub mod time;
 }
 

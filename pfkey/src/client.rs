@@ -1183,31 +1183,27 @@ fn reply_type_of(op: &Operation) -> Result<MsgType, Error> {
 /// addresses (only when both are there), the policy direction and id.
 impl From<&MessageRepr> for Operation {
     fn from(msg: &MessageRepr) -> Self {
-        operation_of(msg)
-    }
-}
-
-fn operation_of(msg: &MessageRepr) -> Operation {
-    let mut op = Operation::new(msg.header.msg_type, msg.header.satype);
-    for e in &msg.extensions {
-        match e {
-            Extension::Sa(sa) => op.spi = Some(sa.spi),
-            Extension::Address(ExtType::AddressSrc, a) => op.src = Some(*a),
-            Extension::Address(ExtType::AddressDst, a) => op.dst = Some(*a),
-            Extension::Policy(p) => {
-                op.dir = Some(p.dir);
-                if p.id != 0 {
-                    op.policy_id = Some(p.id);
+        let mut op = Operation::new(msg.header.msg_type, msg.header.satype);
+        for e in &msg.extensions {
+            match e {
+                Extension::Sa(sa) => op.spi = Some(sa.spi),
+                Extension::Address(ExtType::AddressSrc, a) => op.src = Some(*a),
+                Extension::Address(ExtType::AddressDst, a) => op.dst = Some(*a),
+                Extension::Policy(p) => {
+                    op.dir = Some(p.dir);
+                    if p.id != 0 {
+                        op.policy_id = Some(p.id);
+                    }
                 }
+                _ => {}
             }
-            _ => {}
         }
+        if op.src.is_none() || op.dst.is_none() {
+            op.src = None;
+            op.dst = None;
+        }
+        op
     }
-    if op.src.is_none() || op.dst.is_none() {
-        op.src = None;
-        op.dst = None;
-    }
-    op
 }
 
 /// The header of a message, if the buffer starts with a PF_KEY v2 header.

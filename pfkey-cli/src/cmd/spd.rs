@@ -135,6 +135,25 @@ pub fn spdadd(args: &SpdAddArgs, out: &mut Output, update: bool) -> Result<(), F
     Ok(())
 }
 
+/// The policy `spddelete` and `spdget` name by selector and `--dir` (without `--id`), its
+/// warnings shown.
+fn selector_spec(
+    args: &SpdRefArgs,
+    out: &mut Output,
+) -> Result<pfkey::client::PolicySpec, Failure> {
+    let Some(dir) = args.dir else {
+        return Err(Failure::new(
+            Exit::Usage,
+            "give --id, or the selector and --dir",
+        ));
+    };
+    let checked = spec::delete_spec(&args.selector, dir)?;
+    for w in &checked.warnings {
+        out.warn(w);
+    }
+    Ok(checked.spec)
+}
+
 /// `pfkey spddelete`: by selector and direction (SADB_X_SPDDELETE), or by id
 /// (SADB_X_SPDDELETE2).
 pub fn spddelete(args: &SpdRefArgs, out: &mut Output) -> Result<(), Failure> {
@@ -152,19 +171,10 @@ pub fn spddelete(args: &SpdRefArgs, out: &mut Output) -> Result<(), Failure> {
             .map_err(|e| refused(e, None, Some(id)))?;
         return Ok(());
     }
-    let Some(dir) = args.dir else {
-        return Err(Failure::new(
-            Exit::Usage,
-            "give --id, or the selector and --dir",
-        ));
-    };
-    let checked = spec::delete_spec(&args.selector, dir)?;
-    for w in &checked.warnings {
-        out.warn(w);
-    }
+    let spec = selector_spec(args, out)?;
     let mut client = open_client(out)?;
     let gone = client
-        .spd_delete(&checked.spec)
+        .spd_delete(&spec)
         .map_err(|e| refused(e, None, None))?;
     out.note(
         1,
@@ -278,18 +288,8 @@ pub fn spdget(args: &SpdRefArgs, out: &mut Output) -> Result<(), Failure> {
         };
         return show(out, &p, style, true);
     }
-    let Some(dir) = args.dir else {
-        return Err(Failure::new(
-            Exit::Usage,
-            "give --id, or the selector and --dir",
-        ));
-    };
-    let checked = spec::delete_spec(&args.selector, dir)?;
-    for w in &checked.warnings {
-        out.warn(w);
-    }
+    let spec = selector_spec(args, out)?;
     let mut client = open_client(out)?;
-    let spec = checked.spec;
     match find(&mut client, |p| same_selector(p, &spec))? {
         Some(p) => show(out, &p, style, true),
         None => Err(Failure::new(

@@ -17,8 +17,7 @@ use pfkey::wire::{SaType, UDP_ENCAP_ESPINUDP, UDP_ENCAP_ESPINUDP_NON_IKE};
 use serde::{Serialize, Serializer};
 use zeroize::Zeroizing;
 
-/// Width of the label column of the text block.
-const LABEL: usize = 12;
+use super::text::{label, sec_ctx};
 
 pub use super::time::now;
 
@@ -212,14 +211,6 @@ fn interesting_proxy(sa: &SaInfo) -> Option<&pfkey::repr::Address> {
     sa.proxy.as_ref().filter(|p| p.prefix_len != 0)
 }
 
-/// `  name` padded to the label column.
-fn label(w: &mut impl Write, name: &str) -> io::Result<()> {
-    const PAD: &[u8; LABEL] = b"            ";
-    w.write_all(b"  ")?;
-    w.write_all(name.as_bytes())?;
-    w.write_all(&PAD[name.len().min(LABEL)..])
-}
-
 /// `aes-cbc, 128-bit key <hidden>` / `… key 0x0011…`.
 fn write_alg(
     w: &mut impl Write,
@@ -358,15 +349,7 @@ pub fn write_text(w: &mut impl Write, sa: &SaInfo, show_keys: bool, now: u64) ->
         writeln!(w)?;
     }
     if let Some(c) = &sa.sec_ctx {
-        label(w, "context")?;
-        let text = c.ctx.split(|&b| b == 0).next().unwrap_or_default();
-        writeln!(
-            w,
-            "{} (alg {}, doi {})",
-            String::from_utf8_lossy(text),
-            c.alg,
-            c.doi
-        )?;
+        sec_ctx(w, c)?;
     }
     if let Some(h) = &sa.hard {
         label(w, "hard limit")?;

@@ -15,11 +15,9 @@ use pfkey::repr::{Address, Extension, MessageRepr};
 use pfkey::wire::{Direction, ExtType, Level, PolicyType, SaType};
 use serde::Serialize;
 
+use super::text::{label, sec_ctx};
 use crate::cmd::spd::spec::{PRIORITY_DEFAULT, PRIORITY_HIGH, PRIORITY_LOW};
 use crate::setkey::names;
-
-/// Width of the label column of the text block.
-const LABEL: usize = 12;
 
 /// Whether a policy belongs to a socket rather than to the SPD (Linux: direction 4/5,
 /// or `id & 7` of 3/4).
@@ -145,10 +143,6 @@ pub fn utc(t: u64) -> String {
     )
 }
 
-fn label(w: &mut impl Write, name: &str) -> io::Result<()> {
-    write!(w, "  {name:<LABEL$}")
-}
-
 /// Writes one policy as a text block: a title line (direction, action, selector) and one
 /// indented `label value` line per property. The caller separates blocks.
 pub fn write_text(w: &mut impl Write, p: &PolicyInfo) -> io::Result<()> {
@@ -178,15 +172,7 @@ pub fn write_text(w: &mut impl Write, p: &PolicyInfo) -> io::Result<()> {
         writeln!(w, "{}", template_text(r))?;
     }
     if let Some(c) = &p.sec_ctx {
-        label(w, "context")?;
-        let text = c.ctx.split(|&b| b == 0).next().unwrap_or_default();
-        writeln!(
-            w,
-            "{} (alg {}, doi {})",
-            String::from_utf8_lossy(text),
-            c.alg,
-            c.doi
-        )?;
+        sec_ctx(w, c)?;
     }
     if let Some(c) = &p.current {
         if c.addtime != 0 {

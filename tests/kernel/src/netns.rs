@@ -78,6 +78,34 @@ impl Netns {
         Run::new(self.command(ip_path()).args(args))
     }
 
+    /// Adds `ip xfrm` policies requiring transport-mode ESP for traffic from `local` to
+    /// `remote` and back (the SAs are the caller's).
+    pub fn require_esp_transport(&self, local: &str, remote: &str) {
+        for (src, dst, dir) in [(local, remote, "out"), (remote, local, "in")] {
+            self.ip(&[
+                "xfrm",
+                "policy",
+                "add",
+                "src",
+                src,
+                "dst",
+                dst,
+                "dir",
+                dir,
+                "tmpl",
+                "src",
+                src,
+                "dst",
+                dst,
+                "proto",
+                "esp",
+                "mode",
+                "transport",
+            ])
+            .expect_ok();
+        }
+    }
+
     /// Runs `f` on the calling thread inside this namespace, then returns to the thread's own.
     /// Sockets opened by `f` stay in this namespace.
     pub fn enter<R>(&self, f: impl FnOnce() -> R) -> R {

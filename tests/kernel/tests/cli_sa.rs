@@ -868,29 +868,7 @@ fn cli_esp_endpoint(ns: &Netns, local: &str, remote: &str, out_spi: &str, in_spi
             "{r:?}"
         );
     }
-    for (src, dst, dir) in [(local, remote, "out"), (remote, local, "in")] {
-        ns.ip(&[
-            "xfrm",
-            "policy",
-            "add",
-            "src",
-            src,
-            "dst",
-            dst,
-            "dir",
-            dir,
-            "tmpl",
-            "src",
-            src,
-            "dst",
-            dst,
-            "proto",
-            "esp",
-            "mode",
-            "transport",
-        ])
-        .expect_ok();
-    }
+    ns.require_esp_transport(local, remote);
 }
 
 /// (packets, bytes) of the SA with `spi` in `pfkey dump --json` run in `ns`.

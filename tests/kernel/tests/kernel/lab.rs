@@ -46,29 +46,7 @@ fn esp_endpoint(ns: &Netns, local: &str, remote: &str, out_spi: u32, in_spi: u32
         request_ok(&sock, &add_esp(1, out_spi, local, remote, 0));
         request_ok(&sock, &add_esp(2, in_spi, remote, local, 0));
     });
-    for (src, dst, dir) in [(local, remote, "out"), (remote, local, "in")] {
-        ns.ip(&[
-            "xfrm",
-            "policy",
-            "add",
-            "src",
-            src,
-            "dst",
-            dst,
-            "dir",
-            dir,
-            "tmpl",
-            "src",
-            src,
-            "dst",
-            dst,
-            "proto",
-            "esp",
-            "mode",
-            "transport",
-        ])
-        .expect_ok();
-    }
+    ns.require_esp_transport(local, remote);
 }
 
 #[test]
