@@ -255,6 +255,22 @@ fn read_source(path: Option<&Path>) -> Result<(SecretBytes, String), Failure> {
     }
 }
 
+/// The script as text, without a copy, or where it stops being UTF-8.
+fn into_text(mut bytes: SecretBytes, name: &str) -> Result<Zeroizing<String>, Failure> {
+    as_text(&bytes, name)?;
+    match String::from_utf8(std::mem::take(&mut *bytes)) {
+        Ok(text) => Ok(Zeroizing::new(text)),
+        Err(e) => {
+            // Not reached (checked above); wiped all the same.
+            drop(Zeroizing::new(e.into_bytes()));
+            Err(Failure::new(
+                Exit::DataError,
+                format!("{name}: the script is not UTF-8 text"),
+            ))
+        }
+    }
+}
+
 /// The script as text, or where it stops being UTF-8.
 fn as_text<'a>(bytes: &'a [u8], name: &str) -> Result<&'a str, Failure> {
     std::str::from_utf8(bytes).map_err(|e| {
@@ -275,13 +291,17 @@ fn as_text<'a>(bytes: &'a [u8], name: &str) -> Result<&'a str, Failure> {
 // Compiling: parse and lower, before anything is sent
 // ---------------------------------------------------------------------------------------------
 
-/// A parsed script with the requests of each statement.
+/// A checked script, with the requests of the statements that were translated in
+/// advance.
 pub struct Compiled {
-    /// The parsed script (statements, diagnostics, source for later messages).
+    /// The parsed script (diagnostics, source for later messages). It keeps no statement:
+    /// the run parses them again, one at a time ([`Script::statements_again`]).
     pub script: Script,
-    /// The requests of each statement, by statement index; empty for a statement that
-    /// [`lowers_infallibly`] (lowered just before it is sent, see [`prepare`]).
-    pub requests: Vec<Vec<Request>>,
+    /// The requests of the statements that had to be translated before anything is sent
+    /// (host names, policies, …): index among the script's statements, and requests, in
+    /// order. Every other statement [`lowers_infallibly`] and is translated just before it
+    /// is sent (see [`prepare`]).
+    pub requests: Vec<(usize, Vec<Request>)>,
 }
 
 impl Compiled {
@@ -298,39 +318,30 @@ impl Compiled {
 /// Parses `source` and lowers every statement; lowering errors (host names that do not
 /// resolve, …) join the diagnostics in source order.
 pub fn compile(source: &str, name: &str, opts: &LowerOptions, r: &dyn Resolver) -> Compiled {
-    compile_keeping(source, name, opts, r, true)
+    compile_owned(Zeroizing::new(source.to_string()), name, opts, r, true)
 }
 
-/// [`compile`], keeping the requests only if `keep` (a check needs only the diagnostics:
-/// each statement's requests are dropped as soon as they are made).
-fn compile_keeping(
-    source: &str,
+/// [`compile`] of a source the script takes over, keeping the requests only if `keep` (a
+/// check needs only the diagnostics: each statement's requests are dropped as soon as they
+/// are made). A statement that [`lowers_infallibly`] is checked by the parser and dropped;
+/// the others are lowered here, so that nothing is sent unless every one can be.
+fn compile_owned(
+    source: Zeroizing<String>,
     name: &str,
     opts: &LowerOptions,
     r: &dyn Resolver,
     keep: bool,
 ) -> Compiled {
-    let mut script = setkey::parse(source, name);
-    let mut requests = Vec::with_capacity(if keep { script.statements.len() } else { 0 });
+    let mut script = setkey::parse_owned(source, name, |s| !lowers_infallibly(s));
+    let statements = std::mem::take(&mut script.statements);
+    let indices = std::mem::take(&mut script.indices);
+    let mut requests = Vec::new();
     let mut extra = Vec::new();
-    for i in 0..script.statements.len() {
-        // Nothing to check, nothing worth keeping: lowered when it is sent.
-        if script.statements.get(i).is_some_and(lowers_infallibly) {
-            if keep {
-                requests.push(Vec::new());
-            }
-            continue;
-        }
-        let reqs = match script.lower_statement(i, opts, r) {
-            Some(Ok(reqs)) => reqs,
-            Some(Err(d)) => {
-                extra.push(d);
-                Vec::new()
-            }
-            None => Vec::new(),
-        };
-        if keep {
-            requests.push(reqs);
+    for (stmt, index) in statements.iter().zip(indices) {
+        match setkey::lower::lower(stmt, opts, r) {
+            Ok(reqs) if keep => requests.push((index, reqs)),
+            Ok(_) => {}
+            Err(e) => extra.push(script.diagnostic(Severity::Error, e.span, e.message)),
         }
     }
     if !extra.is_empty() {
@@ -404,7 +415,7 @@ fn check_sources(sources: &[Option<&Path>], out: &mut Output) -> Result<(), Fail
             }
             Err(f) => return Err(f),
         };
-        let text = match as_text(&bytes, &name) {
+        let text = match into_text(bytes, &name) {
             Ok(t) => t,
             Err(Failure::Error { exit, message }) => {
                 out.error(&message);
@@ -413,7 +424,7 @@ fn check_sources(sources: &[Option<&Path>], out: &mut Output) -> Result<(), Fail
             }
             Err(f) => return Err(f),
         };
-        let c = compile_keeping(
+        let c = compile_owned(
             text,
             &name,
             &LowerOptions::default(),
@@ -449,8 +460,8 @@ fn run_sources<T: Transport>(
     let mut errors = 0;
     for src in sources {
         let (bytes, name) = read_source(*src)?;
-        let text = as_text(&bytes, &name)?;
-        let c = compile(text, &name, &exec.opts.lower, &SystemResolver);
+        let text = into_text(bytes, &name)?;
+        let c = compile_owned(text, &name, &exec.opts.lower, &SystemResolver, true);
         errors += c.errors();
         compiled.push(c);
     }
@@ -678,19 +689,16 @@ impl<T: Transport> Executor<T> {
         self.first_failure.get_or_insert(exit);
     }
 
-    /// Runs every statement of a compiled (error-free) script. Its statements are
-    /// translated and encoded a batch ahead, and dropped (wiping their keys) as soon as
-    /// they are: on a second thread for a long script (see [`prepare`]).
+    /// Runs every statement of a compiled (error-free) script. Its statements are parsed
+    /// again, translated and encoded a batch ahead, and dropped (wiping their keys) as soon
+    /// as they are: on a second thread for a long script (see [`prepare`]).
     pub fn run_script(&mut self, c: Compiled, out: &mut Output) -> Result<Flow, Failure> {
         let opts = self.opts.lower;
-        let Compiled {
-            mut script,
-            requests,
-        } = c;
-        let statements = std::mem::take(&mut script.statements);
-        let total = statements.len();
+        let Compiled { script, requests } = c;
+        let statements = script.statements_again();
+        let total = script.count;
         if total < prepare::PIPELINE_MIN {
-            let batches = prepare::batches(statements, requests, opts);
+            let batches = prepare::batches(statements, requests, opts, total);
             return self.run_batches(&script, total, batches, out);
         }
         std::thread::scope(|scope| {
@@ -698,7 +706,7 @@ impl<T: Transport> Executor<T> {
             // holding more of the script's keys than that.
             let (tx, rx) = std::sync::mpsc::sync_channel(1);
             scope.spawn(move || {
-                for b in prepare::batches(statements, requests, opts) {
+                for b in prepare::batches(statements, requests, opts, total) {
                     if tx.send(b).is_err() {
                         // The run stopped.
                         break;

@@ -83,130 +83,125 @@ fn is_word_byte(b: u8) -> bool {
     WORD_BYTES[usize::from(b)]
 }
 
+/// Each byte of `x` repeated in all eight lanes of a word.
+const fn lanes(b: u8) -> u64 {
+    u64::from_le_bytes([b; 8])
+}
+
+/// The high bit of each lane of `x` that is zero. Only the lowest flagged lane is exact (a
+/// borrow can flag lanes above it), which is all [`word_end`] asks.
+const fn zero_lanes(x: u64) -> u64 {
+    x.wrapping_sub(lanes(0x01)) & !x & lanes(0x80)
+}
+
+/// The high bit of each lane of `v` (little-endian bytes) that cannot be part of a word:
+/// below `!` (0x21), DEL and above, or a delimiter. Exact for the lowest flagged lane.
+const fn non_word_lanes(v: u64) -> u64 {
+    // Lanes below 0x21: subtracting 0x21 borrows into the high bit (for lanes < 0x80).
+    let low = v.wrapping_sub(lanes(0x21)) & !v & lanes(0x80);
+    let high = v & lanes(0x80);
+    low | high
+        | zero_lanes(v ^ lanes(0x7f))
+        | zero_lanes(v ^ lanes(b';'))
+        | zero_lanes(v ^ lanes(b'#'))
+        | zero_lanes(v ^ lanes(b'"'))
+        | zero_lanes(v ^ lanes(b'/'))
+        | zero_lanes(v ^ lanes(b'['))
+        | zero_lanes(v ^ lanes(b']'))
+}
+
+/// Where the word that starts at `i` ends: eight bytes per step (words are most of a
+/// script's bytes: keys and addresses), then one at a time.
+fn word_end(bytes: &[u8], mut i: usize) -> usize {
+    while let Some(chunk) = bytes.get(i..).and_then(|b| b.first_chunk::<8>()) {
+        let m = non_word_lanes(u64::from_le_bytes(*chunk));
+        if m != 0 {
+            return i + (m.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while bytes.get(i).is_some_and(|&b| is_word_byte(b)) {
+        i += 1;
+    }
+    i
+}
+
 /// Splits `src` into tokens, reporting lexical errors on the way. Never fails, never panics.
 pub fn tokenize(src: &str) -> (Vec<Token>, Vec<LexError>) {
-    tokenize_range(src, 0, src.len())
-}
-
-/// Scripts shorter than this (about 1,800 `add` statements) are split into tokens on one
-/// thread: under emulation, where a thread's start and end cost milliseconds, a smaller
-/// script was measured no faster on two.
-const MIN_PARALLEL_BYTES: usize = 256 * 1024;
-
-/// [`tokenize`], on up to `threads` threads for a long script: the text is cut just after
-/// newlines into pieces split apart. A piece begins outside any comment (a comment ends at
-/// its newline) and, unless a quoted string crosses the cut, outside any string; a string
-/// that does cross it leaves the piece before it unterminated, which is a lexical error.
-/// So pieces without errors give exactly the tokens of the whole; if any piece has an
-/// error, the script is split in one piece again, for the diagnostics of the whole.
-pub fn tokenize_on(src: &str, threads: usize) -> (Vec<Token>, Vec<LexError>) {
-    if threads < 2 || src.len() < MIN_PARALLEL_BYTES {
-        return tokenize(src);
-    }
-    let bytes = src.as_bytes();
-    let mut cuts = vec![0];
-    for k in 1..threads {
-        let target = src.len() / threads * k;
-        let at = bytes
-            .get(target..)
-            .and_then(|rest| rest.iter().position(|&b| b == b'\n'))
-            .map(|p| target + p + 1);
-        if let Some(at) = at.filter(|&a| a < src.len() && cuts.last().is_some_and(|&l| a > l)) {
-            cuts.push(at);
-        }
-    }
-    cuts.push(src.len());
-    let pieces: Vec<Option<Vec<Token>>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = cuts
-            .windows(2)
-            .map(|w| {
-                let (start, end) = (w[0], w[1]);
-                scope.spawn(move || {
-                    let (tokens, errors) = tokenize_range(src, start, end);
-                    errors.is_empty().then_some(tokens)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().ok().flatten())
-            .collect()
-    });
-    if pieces.iter().any(Option::is_none) {
-        return tokenize(src);
-    }
-    // The first piece grows in place (a large allocation is remapped, not copied) and
-    // each other piece is freed once appended, so the tokens are not held twice.
-    let mut pieces = pieces.into_iter().flatten();
-    let mut all = pieces.next().unwrap_or_default();
-    for piece in pieces {
-        all.extend_from_slice(&piece);
-    }
-    (all, Vec::new())
-}
-
-/// The tokens of `src[start..end]`, with spans in `src`; `start` must be 0 or just after a
-/// newline.
-fn tokenize_range(src: &str, start: usize, end: usize) -> (Vec<Token>, Vec<LexError>) {
-    let end = end.min(src.len());
-    let bytes = src.as_bytes().get(..end).unwrap_or_default();
+    let mut lexer = Lexer::new(src, 0, src.len());
     // About one token per 8 bytes in typical scripts: one allocation instead of many.
-    let mut tokens = Vec::with_capacity((end - start.min(end)) / 8);
+    let mut tokens = Vec::with_capacity(src.len() / 8);
     let mut errors = Vec::new();
-    // A UTF-8 byte order mark, as some editors write, is not part of the script.
-    let mut i = if start == 0 && src.starts_with('\u{feff}') {
-        3
-    } else {
-        start
-    };
-    let mut at_line_start = true;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if b == b'\n' {
-            at_line_start = true;
-            i += 1;
-            continue;
-        }
-        if is_space(b) {
-            i += 1;
-            continue;
-        }
-        let line_start = at_line_start;
-        at_line_start = false;
-        let mut push = |kind, start: usize, end: usize| {
-            tokens.push(Token {
-                kind,
-                span: Span::new(start, end),
-                line_start,
-            })
+    while let Some(t) = lexer.next_token(&mut errors) {
+        tokens.push(t);
+    }
+    (tokens, errors)
+}
+
+/// The tokens of `src[start..end]` one at a time, with spans in `src`: the parser pulls
+/// them as it goes, so a script's tokens are never all held at once.
+#[derive(Debug, Clone)]
+pub struct Lexer<'s> {
+    src: &'s str,
+    /// The next byte to look at.
+    i: usize,
+    /// Where this lexer stops (at most `src.len()`).
+    end: usize,
+    /// No token since the last newline (or since `start`).
+    at_line_start: bool,
+}
+
+impl<'s> Lexer<'s> {
+    /// A lexer of `src[start..end]`; `start` must be 0 or just after a newline.
+    pub fn new(src: &'s str, start: usize, end: usize) -> Self {
+        // A UTF-8 byte order mark, as some editors write, is not part of the script.
+        let i = if start == 0 && src.starts_with('\u{feff}') {
+            3
+        } else {
+            start
         };
-        match b {
-            b'#' => {
-                while i < bytes.len() && bytes[i] != b'\n' {
+        Lexer {
+            src,
+            i,
+            end: end.min(src.len()),
+            at_line_start: true,
+        }
+    }
+
+    /// The next token, or `None` at the end; lexical errors are added to `errors` (and
+    /// leave an [`TokenKind::Invalid`] token).
+    pub fn next_token(&mut self, errors: &mut Vec<LexError>) -> Option<Token> {
+        let bytes = self.src.as_bytes().get(..self.end).unwrap_or_default();
+        let mut i = self.i;
+        loop {
+            let b = *bytes.get(i)?;
+            match b {
+                b'\n' => {
+                    self.at_line_start = true;
                     i += 1;
                 }
+                b' ' | b'\t' | b'\r' | 0x0b | 0x0c => i += 1,
+                b'#' => {
+                    i = bytes[i..]
+                        .iter()
+                        .position(|&c| c == b'\n')
+                        .map_or(bytes.len(), |n| i + n);
+                }
+                _ => break,
             }
-            b';' => {
-                push(TokenKind::Semi, i, i + 1);
-                i += 1;
-            }
-            b'/' => {
-                push(TokenKind::Slash, i, i + 1);
-                i += 1;
-            }
-            b'[' => {
-                push(TokenKind::LBracket, i, i + 1);
-                i += 1;
-            }
-            b']' => {
-                push(TokenKind::RBracket, i, i + 1);
-                i += 1;
-            }
+        }
+        let line_start = std::mem::replace(&mut self.at_line_start, false);
+        let b = bytes[i];
+        let start = i;
+        let kind = match b {
+            b';' => TokenKind::Semi,
+            b'/' => TokenKind::Slash,
+            b'[' => TokenKind::LBracket,
+            b']' => TokenKind::RBracket,
             b'"' => match bytes[i + 1..].iter().position(|&c| c == b'"') {
                 Some(n) => {
-                    let end = i + 1 + n + 1;
-                    push(TokenKind::Str, i, end);
-                    i = end;
+                    i += n + 1;
+                    TokenKind::Str
                 }
                 None => {
                     errors.push(LexError {
@@ -215,22 +210,23 @@ fn tokenize_range(src: &str, start: usize, end: usize) -> (Vec<Token>, Vec<LexEr
                             .into(),
                         span: Span::new(i, i + 1),
                     });
-                    push(TokenKind::Invalid, i, bytes.len());
-                    i = bytes.len();
+                    i = bytes.len() - 1;
+                    TokenKind::Invalid
                 }
             },
             _ if is_word_byte(b) => {
-                let start = i;
-                i += bytes[i..]
-                    .iter()
-                    .position(|&c| !is_word_byte(c))
-                    .unwrap_or(bytes.len() - i);
-                push(TokenKind::Word, start, i);
+                self.i = word_end(bytes, i);
+                return Some(Token {
+                    kind: TokenKind::Word,
+                    span: Span::new(start, self.i),
+                    line_start,
+                });
             }
             _ => {
                 // A control character or the first byte of a non-ASCII character.
-                let ch = src
-                    .get(i..end)
+                let ch = self
+                    .src
+                    .get(i..self.end)
                     .and_then(|s| s.chars().next())
                     .unwrap_or('\u{fffd}');
                 let len = ch.len_utf8().max(1);
@@ -243,12 +239,17 @@ fn tokenize_range(src: &str, start: usize, end: usize) -> (Vec<Token>, Vec<LexEr
                     ),
                     span: Span::new(i, i + len),
                 });
-                push(TokenKind::Invalid, i, i + len);
-                i += len;
+                i += len - 1;
+                TokenKind::Invalid
             }
-        }
+        };
+        self.i = i + 1;
+        Some(Token {
+            kind,
+            span: Span::new(start, self.i),
+            line_start,
+        })
     }
-    (tokens, errors)
 }
 
 fn describe_char(c: char) -> String {
@@ -262,33 +263,6 @@ fn describe_char(c: char) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_long_script_split_on_threads_gives_the_tokens_of_the_whole() {
-        let mut src = String::from("\u{feff}# a comment with a \" and a ;\n");
-        for i in 0..8000 {
-            src.push_str(&format!(
-                "add 10.0.0.1 10.0.0.2 esp {i} -A hmac-md5 \"key;#\nwith newline\" ; # c\"\n"
-            ));
-        }
-        assert!(src.len() > 2 * MIN_PARALLEL_BYTES);
-        let whole = tokenize(&src);
-        assert!(whole.1.is_empty());
-        for threads in [2, 3, 7] {
-            assert_eq!(tokenize_on(&src, threads), whole);
-        }
-        // A quoted string across a cut: the pieces disagree, the whole decides.
-        let mut long = String::from("add 1.1.1.1 2.2.2.2 esp 1 -A hmac-md5 \"");
-        long.push_str(&"x\n".repeat(MIN_PARALLEL_BYTES));
-        long.push_str("\" ;\n");
-        let whole = tokenize(&long);
-        assert!(whole.1.is_empty());
-        assert_eq!(tokenize_on(&long, 4), whole);
-        // An error anywhere: reported as in one piece.
-        let bad = format!("{src}\u{1}\n{src}");
-        assert_eq!(tokenize_on(&bad, 2), tokenize(&bad));
-        assert!(!tokenize(&bad).1.is_empty());
-    }
 
     fn kinds(src: &str) -> Vec<(TokenKind, &str)> {
         let (toks, errs) = tokenize(src);

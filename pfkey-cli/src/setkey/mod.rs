@@ -195,15 +195,21 @@ pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
     (line, before[line_start..].chars().count() + 1)
 }
 
-/// A parsed script: the statements that are valid, and every diagnostic.
+/// A parsed script: the statements that are valid (all of them, or those the parse was
+/// asked to keep), and every diagnostic.
 pub struct Script {
     /// The file name used in diagnostics.
     pub file: String,
-    /// The valid statements, in order (a statement with an error is left out).
+    /// The valid statements that were kept, in order (a statement with an error is left out).
     pub statements: Vec<Statement>,
+    /// Each kept statement's index among the valid statements.
+    pub indices: Vec<usize>,
+    /// How many statements are valid, kept or not.
+    pub count: usize,
     /// Errors and warnings, ordered by position.
     pub diagnostics: Vec<Diagnostic>,
-    /// A copy of the source for later diagnostics (zeroized on drop: it holds keys).
+    /// The source, for later diagnostics and for [`Script::statements_again`] (zeroized on
+    /// drop: it holds keys).
     source: Zeroizing<String>,
     secrets: Vec<Span>,
 }
@@ -238,7 +244,13 @@ impl Script {
         )
     }
 
-    /// The requests of statement `index` (resolving names with `resolver`), or a
+    /// Every valid statement, parsed again one at a time (the parse that made this script
+    /// may have kept only some of them).
+    pub fn statements_again(&self) -> parser::Statements<'_> {
+        parser::Statements::new(&self.source)
+    }
+
+    /// The requests of kept statement `index` (resolving names with `resolver`), or a
     /// diagnostic pointing at the host that failed to resolve.
     pub fn lower_statement(
         &self,
@@ -286,18 +298,27 @@ impl Script {
 /// Parses `source` (named `file_name` in diagnostics): every statement and every
 /// diagnostic, errors and warnings. No kernel, no privileges, no name resolution.
 pub fn parse(source: &str, file_name: &str) -> Script {
-    let parsed = parser::parse(source);
+    parse_owned(Zeroizing::new(source.to_string()), file_name, |_| true)
+}
+
+/// [`parse`] of a source the script takes over (no copy of it is made), keeping only the
+/// statements `keep` selects; the others are checked and dropped, and can be parsed again
+/// with [`Script::statements_again`].
+pub fn parse_owned(source: Zeroizing<String>, file_name: &str, keep: parser::Keep) -> Script {
+    let parsed = parser::parse_keeping(&source, keep);
     let mut diagnostics: Vec<Diagnostic> = parsed
         .diags
         .into_iter()
-        .map(|d| Diagnostic::new(source, file_name, d, &parsed.secrets))
+        .map(|d| Diagnostic::new(&source, file_name, d, &parsed.secrets))
         .collect();
     diagnostics.sort_by_key(|d| (d.span.start, d.severity));
     Script {
         file: file_name.to_string(),
         statements: parsed.statements,
+        indices: parsed.indices,
+        count: parsed.count,
         diagnostics,
-        source: Zeroizing::new(source.to_string()),
+        source,
         secrets: parsed.secrets,
     }
 }

@@ -54,7 +54,7 @@ use pfkey::wire::{Direction, Level, Mode, PolicyType, SaType, IPSEC_MANUAL_REQID
 use zeroize::Zeroizing;
 
 use super::ast::*;
-use super::lexer::{tokenize_on, Token, TokenKind};
+use super::lexer::{Lexer, Token, TokenKind};
 use super::names;
 use super::{RawDiag, Severity};
 
@@ -98,105 +98,85 @@ type PResult<T> = Result<T, Fail>;
 
 /// What [`parse`] produces.
 pub struct Parsed {
-    /// The statements that parsed (statements with errors are left out).
+    /// The statements that parsed and that the parse was asked to keep, in order
+    /// (statements with errors are left out).
     pub statements: Vec<Statement>,
+    /// Each kept statement's index among all the statements that parsed.
+    pub indices: Vec<usize>,
+    /// How many statements parsed, kept or not.
+    pub count: usize,
     /// Errors and warnings, in source order of discovery.
     pub diags: Vec<RawDiag>,
     /// Spans of key material, masked when source lines are shown.
     pub secrets: Vec<Span>,
+    /// The parse ended at `exit`.
+    pub exited: bool,
 }
 
-/// Parses a whole script. Never panics.
+/// Which statements a parse keeps: a statement that is not kept is checked and dropped at
+/// once (a caller that needs it later parses it again with [`Statements`]).
+pub type Keep = fn(&Statement) -> bool;
+
+/// Parses a whole script, keeping every statement. Never panics.
+pub fn parse(src: &str) -> Parsed {
+    parse_keeping(src, |_| true)
+}
+
+/// Parses a whole script, keeping the statements `keep` selects. Never panics.
 ///
 /// A long script is parsed in chunks on several threads (see [`parse_chunks`]); the result
 /// is the same as a parse in one piece, which is what is done whenever a chunk finds
 /// anything wrong, so that diagnostics never depend on where the chunks were cut.
-pub fn parse(src: &str) -> Parsed {
+pub fn parse_keeping(src: &str, keep: Keep) -> Parsed {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS));
-    let (toks, lex_errors) = tokenize_on(src, threads);
-    let parallel = if lex_errors.is_empty() && threads > 1 {
-        parse_chunks(src, &toks, threads)
-    } else {
-        None
-    };
-    let (statements, diags, secrets) = match parallel {
-        Some(parts) => {
-            // The tokens go before the pieces are joined, so that the statements are
-            // never held twice alongside them.
-            drop(toks);
-            join(parts)
-        }
-        None => {
-            let mut p = Parser::new(src, &toks);
-            p.diags.extend(lex_errors.into_iter().map(|e| RawDiag {
-                severity: Severity::Error,
-                span: e.span,
-                message: e.message,
-            }));
-            let statements = p.script();
-            let mut secrets = p.secrets;
-            secrets.extend(key_positions(src, &toks));
-            (statements, p.diags, secrets)
-        }
-    };
-    Parsed {
-        statements,
-        diags,
-        secrets,
+    if let Some(pieces) = parse_chunks(src, keep, threads) {
+        return join(pieces);
     }
+    Parser::new(src, 0, src.len()).script(keep)
 }
 
 /// At most this many parser threads.
 const MAX_THREADS: usize = 8;
 
-/// Statements per chunk below which a thread costs more than it saves (measured under
-/// emulation, where starting and ending a thread costs milliseconds: 1,000 statements
-/// parsed no faster on two threads).
-const MIN_CHUNK_STATEMENTS: usize = 1024;
+/// Bytes per chunk below which a thread costs more than it saves (measured under
+/// emulation, where starting and ending a thread costs milliseconds: 1,000 `add`
+/// statements, about 150 KB, parsed no faster on two threads).
+const MIN_CHUNK_BYTES: usize = 128 * 1024;
 
-/// Statements, diagnostics and key spans (in no particular order) of a parse.
-type Pieces = (Vec<Statement>, Vec<RawDiag>, Vec<Span>);
+/// How far past a chunk's planned end a cut looks for a line that ends with `;`.
+const CUT_SEARCH_BYTES: usize = 64 * 1024;
 
-/// Parses `toks` in up to `threads` chunks at once, cut just after a `;` token; the pieces
-/// in order, to [`join`]. Statements
-/// are independent (the parser keeps no state from one to the next, and a statement ends
-/// at its `;`: a `;` inside quotes is part of a string token), so chunks parsed apart give
-/// the statements and warnings of a parse in one piece, in order, as long as every chunk
-/// parses without error and no chunk but the last holds `exit` (which ends the script).
+/// Parses `src` in up to `threads` chunks at once, cut just after newlines; the pieces in
+/// order, to [`join`]. Statements are independent (the parser keeps no state from one to
+/// the next), so chunks parsed apart give the statements and warnings of a parse in one
+/// piece, in order, as long as every chunk parses without error and no chunk but the last
+/// holds `exit` (which ends the script): a cut inside a statement, a quoted string or a
+/// comment leaves an error in the chunk before it (an unterminated statement or string).
 /// Otherwise, or if the script is too short to be worth it, `None`: parse it in one piece.
-fn parse_chunks(src: &str, toks: &[Token], threads: usize) -> Option<Vec<Pieces>> {
-    let semis = toks.iter().filter(|t| t.kind == TokenKind::Semi).count();
-    let chunks = threads.min(semis / MIN_CHUNK_STATEMENTS);
+fn parse_chunks(src: &str, keep: Keep, threads: usize) -> Option<Vec<Parsed>> {
+    let chunks = threads.min(src.len() / MIN_CHUNK_BYTES);
     if chunks < 2 {
         return None;
     }
-    // Cut after every (semis / chunks)-th `;`.
-    let per = semis / chunks;
     let mut cuts = Vec::with_capacity(chunks + 1);
     cuts.push(0);
-    let mut seen = 0;
-    for (i, t) in toks.iter().enumerate() {
-        if t.kind == TokenKind::Semi {
-            seen += 1;
-            if seen % per == 0 && cuts.len() < chunks {
-                cuts.push(i + 1);
-            }
+    for k in 1..chunks {
+        let target = src.len() / chunks * k;
+        match cut_after(src, target) {
+            Some(at) if cuts.last().is_some_and(|&l| at > l) && at < src.len() => cuts.push(at),
+            _ => {}
         }
     }
-    cuts.push(toks.len());
-    let parts: Vec<Option<Pieces>> = std::thread::scope(|scope| {
+    cuts.push(src.len());
+    let pieces: Vec<Option<Parsed>> = std::thread::scope(|scope| {
         let handles: Vec<_> = cuts
             .windows(2)
             .map(|w| {
-                let part = toks.get(w[0]..w[1]).unwrap_or_default();
+                let (start, end) = (w[0], w[1]);
                 scope.spawn(move || {
-                    let mut p = Parser::new(src, part);
-                    let statements = p.script();
-                    let clean = p.diags.iter().all(|d| d.severity != Severity::Error);
-                    // No key window spans a cut: one of its tokens would be the `;`.
-                    let mut secrets = p.secrets;
-                    secrets.extend(key_positions(src, part));
-                    clean.then_some((statements, p.diags, secrets))
+                    let piece = Parser::new(src, start, end).script(keep);
+                    let clean = piece.diags.iter().all(|d| d.severity != Severity::Error);
+                    clean.then_some(piece)
                 })
             })
             .collect();
@@ -205,27 +185,86 @@ fn parse_chunks(src: &str, toks: &[Token], threads: usize) -> Option<Vec<Pieces>
             .map(|h| h.join().ok().flatten())
             .collect()
     });
-    let parts: Vec<Pieces> = parts.into_iter().collect::<Option<_>>()?;
-    let last = parts.len().saturating_sub(1);
-    let early_exit = parts.iter().take(last).any(|(statements, _, _)| {
-        statements
-            .iter()
-            .any(|s| matches!(s.command, Command::Exit))
-    });
-    (!early_exit).then_some(parts)
+    let pieces: Vec<Parsed> = pieces.into_iter().collect::<Option<_>>()?;
+    // A chunk that ended at `exit` stopped before its end: the chunks after it must not run.
+    let last = pieces.len().saturating_sub(1);
+    let early_exit = pieces.iter().take(last).any(|p| p.exited);
+    (!early_exit).then_some(pieces)
 }
 
-/// The pieces of a chunked parse as one: the first grows in place (a large allocation is
-/// remapped, not copied) and each other is freed once appended.
-fn join(parts: Vec<Pieces>) -> Pieces {
-    let mut parts = parts.into_iter();
-    let mut out = parts.next().unwrap_or_default();
-    for (statements, diags, secrets) in parts {
-        out.0.extend(statements);
-        out.1.extend(diags);
-        out.2.extend(secrets);
+/// Just after the first newline at or after `from` that ends a line whose last token is `;`
+/// (within [`CUT_SEARCH_BYTES`]), else just after the first newline.
+fn cut_after(src: &str, from: usize) -> Option<usize> {
+    let bytes = src.as_bytes();
+    let rest = bytes.get(from..)?;
+    let window = rest.get(..CUT_SEARCH_BYTES).unwrap_or(rest);
+    let mut first = None;
+    for (n, _) in window.iter().enumerate().filter(|(_, &b)| b == b'\n') {
+        let at = from + n;
+        first.get_or_insert(at + 1);
+        let line_end = bytes[..at].trim_ascii_end();
+        if line_end.last() == Some(&b';') {
+            return Some(at + 1);
+        }
+    }
+    first.or_else(|| rest.iter().position(|&b| b == b'\n').map(|n| from + n + 1))
+}
+
+/// The pieces of a chunked parse as one: the first grows in place and each other is freed
+/// once appended; indices are renumbered in script order.
+fn join(pieces: Vec<Parsed>) -> Parsed {
+    let mut pieces = pieces.into_iter();
+    let mut out = pieces.next().unwrap_or_else(Parsed::empty);
+    for p in pieces {
+        let base = out.count;
+        out.statements.extend(p.statements);
+        out.indices.extend(p.indices.into_iter().map(|i| base + i));
+        out.count += p.count;
+        out.diags.extend(p.diags);
+        out.secrets.extend(p.secrets);
+        out.exited |= p.exited;
     }
     out
+}
+
+impl Parsed {
+    fn empty() -> Self {
+        Parsed {
+            statements: Vec::new(),
+            indices: Vec::new(),
+            count: 0,
+            diags: Vec::new(),
+            secrets: Vec::new(),
+            exited: false,
+        }
+    }
+}
+
+/// The statements of an error-free script, parsed one at a time as they are asked for: what
+/// a run executes after [`parse_keeping`] has checked the script without keeping them. On
+/// a script with errors, the statements that parse (diagnostics are not kept).
+pub struct Statements<'s> {
+    parser: Parser<'s>,
+}
+
+impl<'s> Statements<'s> {
+    /// The statements of `src`, from the first.
+    pub fn new(src: &'s str) -> Self {
+        Statements {
+            parser: Parser::new(src, 0, src.len()),
+        }
+    }
+}
+
+impl Iterator for Statements<'_> {
+    type Item = Statement;
+
+    fn next(&mut self) -> Option<Statement> {
+        let s = self.parser.next_statement();
+        self.parser.diags.clear();
+        self.parser.secrets.clear();
+        s
+    }
 }
 
 /// Every token in a key's place (two after `-E` or `-A`: a quoted string, or a word that is
@@ -261,12 +300,20 @@ const SA_OPTION_NAMES: &[&str] = &[
     "-A", "-C",
 ];
 
+/// The parser's state. Tokens are pulled from the lexer a statement at a time: the window
+/// `toks` holds the tokens up to the next `;` (or the end), and is refilled when the parser
+/// has used them all, between statements. Every rule looks at most at the tokens of its own
+/// statement, so the window is all it needs; a statement without its `;` runs into the
+/// next one's, which stays in the window for the next statement.
 struct Parser<'s> {
     src: &'s str,
-    toks: &'s [Token],
+    lexer: Lexer<'s>,
+    toks: Vec<Token>,
     pos: usize,
     diags: Vec<RawDiag>,
     secrets: Vec<Span>,
+    /// `exit` was parsed: there are no more statements.
+    done: bool,
 }
 
 /// Which SA options a command takes.
@@ -345,14 +392,42 @@ fn hint(word: &str, candidates: &[&str]) -> String {
 }
 
 impl<'s> Parser<'s> {
-    fn new(src: &'s str, toks: &'s [Token]) -> Self {
+    /// A parser of `src[start..end]`; `start` is 0 or just after a newline.
+    fn new(src: &'s str, start: usize, end: usize) -> Self {
         Parser {
             src,
-            toks,
+            lexer: Lexer::new(src, start, end),
+            toks: Vec::with_capacity(32),
             pos: 0,
             diags: Vec::new(),
             secrets: Vec::new(),
+            done: false,
         }
+    }
+
+    /// Once the window's tokens are all used: the next statement's tokens, up to and
+    /// including its `;`. Lexical errors become diagnostics; key positions are noted (no
+    /// key window spans a `;`). Whether there are any.
+    fn refill(&mut self) -> bool {
+        if self.pos < self.toks.len() {
+            return true;
+        }
+        self.toks.clear();
+        self.pos = 0;
+        let mut errors = Vec::new();
+        while let Some(t) = self.lexer.next_token(&mut errors) {
+            self.toks.push(t);
+            if t.kind == TokenKind::Semi {
+                break;
+            }
+        }
+        self.diags.extend(errors.into_iter().map(|e| RawDiag {
+            severity: Severity::Error,
+            span: e.span,
+            message: e.message,
+        }));
+        self.secrets.extend(key_positions(self.src, &self.toks));
+        !self.toks.is_empty()
     }
 
     // ----------------------------------------------------------------------------------
@@ -540,16 +615,26 @@ impl<'s> Parser<'s> {
     // Script and statements
     // ----------------------------------------------------------------------------------
 
-    fn script(&mut self) -> Vec<Statement> {
-        // At most one statement per `;`: sized once, so that a long script's statements
-        // are not copied as the vector doubles.
-        let semis = self
-            .toks
-            .iter()
-            .filter(|t| t.kind == TokenKind::Semi)
-            .count();
-        let mut out = Vec::with_capacity(semis + 1);
-        while let Some(t) = self.peek() {
+    /// Every statement to the end (or to `exit`), keeping those `keep` selects.
+    fn script(mut self, keep: Keep) -> Parsed {
+        let mut out = Parsed::empty();
+        while let Some(stmt) = self.next_statement() {
+            if keep(&stmt) {
+                out.statements.push(stmt);
+                out.indices.push(out.count);
+            }
+            out.count += 1;
+        }
+        out.diags = self.diags;
+        out.secrets = self.secrets;
+        out.exited = self.done;
+        out
+    }
+
+    /// The next statement that parses; statements with errors are reported and skipped.
+    fn next_statement(&mut self) -> Option<Statement> {
+        while !self.done && self.refill() {
+            let t = self.toks[self.pos];
             let start = self.pos;
             match t.kind {
                 TokenKind::Semi => {
@@ -572,22 +657,22 @@ impl<'s> Parser<'s> {
             }
             match self.statement() {
                 Ok(stmt) => {
-                    let exit = matches!(stmt.command, Command::Exit);
-                    out.push(stmt);
-                    if exit {
-                        if let Some(next) = self.peek() {
+                    if matches!(stmt.command, Command::Exit) {
+                        self.done = true;
+                        if self.refill() {
+                            let next = self.toks[self.pos].span;
                             self.warn(
-                                next.span,
+                                next,
                                 "everything after 'exit' is ignored (setkey stops reading here)",
                             );
                         }
-                        break;
                     }
+                    return Some(stmt);
                 }
                 Err(Fail) => self.recover(start),
             }
         }
-        out
+        None
     }
 
     fn statement(&mut self) -> PResult<Statement> {
@@ -2251,7 +2336,6 @@ fn decode_hex_padded(hex: &str) -> Option<Zeroizing<Vec<u8>>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::setkey::lexer::tokenize;
 
     /// A long script of every kind of statement, with warnings (odd hex digits, des-deriv)
     /// and `;`/`#` inside quoted keys, `n` rounds of it.
@@ -2274,70 +2358,131 @@ mod tests {
         src
     }
 
-    fn whole(src: &str) -> (String, Vec<RawDiag>, Vec<Span>) {
-        let (toks, _) = tokenize(src);
-        let mut p = Parser::new(src, &toks);
-        let statements = p.script();
+    fn all(_: &Statement) -> bool {
+        true
+    }
+
+    /// Statements (as Debug text), diagnostics and sorted key spans of a parse.
+    fn summary(p: Parsed) -> (String, Vec<RawDiag>, Vec<Span>) {
         let mut secrets = p.secrets;
-        secrets.extend(key_positions(src, &toks));
         secrets.sort_by_key(|s| (s.start, s.end));
-        (format!("{statements:?}"), p.diags, secrets)
+        (format!("{:?}", p.statements), p.diags, secrets)
+    }
+
+    fn whole(src: &str) -> (String, Vec<RawDiag>, Vec<Span>) {
+        summary(Parser::new(src, 0, src.len()).script(all))
     }
 
     #[test]
     fn a_script_parsed_in_chunks_equals_the_script_parsed_whole() {
-        let src = long_script(600);
-        let (toks, lex) = tokenize(&src);
-        assert!(lex.is_empty());
-        let errors: Vec<_> = whole(&src)
-            .1
-            .into_iter()
+        let src = long_script(2000);
+        assert!(src.len() > 4 * MIN_CHUNK_BYTES);
+        let (w_statements, w_diags, w_secrets) = whole(&src);
+        let errors: Vec<_> = w_diags
+            .iter()
             .filter(|d| d.severity == Severity::Error)
             .take(3)
             .collect();
         assert!(errors.is_empty(), "{errors:?}");
+        assert!(w_diags.iter().any(|d| d.severity == Severity::Warning));
         for threads in [2, 3, 8] {
-            let (statements, diags, mut secrets) =
-                join(parse_chunks(&src, &toks, threads).expect("a long clean script is chunked"));
-            secrets.sort_by_key(|s| (s.start, s.end));
-            assert_eq!(statements.len(), 2400);
-            let (w_statements, w_diags, w_secrets) = whole(&src);
-            assert_eq!(format!("{statements:?}"), w_statements);
+            let pieces = parse_chunks(&src, all, threads).expect("a long clean script is chunked");
+            assert_eq!(pieces.len(), threads.min(src.len() / MIN_CHUNK_BYTES));
+            let joined = join(pieces);
+            assert_eq!(joined.count, 8000);
+            assert_eq!(joined.indices, (0..8000).collect::<Vec<_>>());
+            let (statements, diags, secrets) = summary(joined);
+            assert_eq!(statements, w_statements);
             assert_eq!(diags, w_diags);
-            assert!(diags.iter().any(|d| d.severity == Severity::Warning));
             assert_eq!(secrets, w_secrets);
         }
     }
 
     #[test]
+    fn chunks_are_cut_after_a_line_that_ends_a_statement() {
+        let src = long_script(2000);
+        // The spdadd statements span two lines: never cut between them.
+        for from in (0..src.len()).step_by(src.len() / 97) {
+            if let Some(at) = cut_after(&src, from) {
+                assert!(at >= from);
+                assert!(src[..at].trim_end().ends_with(';'), "cut at {at}");
+            }
+        }
+        // No such line nearby: the first newline.
+        let text = format!("add{}", " 1\n".repeat(CUT_SEARCH_BYTES));
+        assert_eq!(
+            cut_after(&text, 10),
+            Some(text[10..].find('\n').unwrap() + 11)
+        );
+        assert_eq!(cut_after("no newline", 2), None);
+    }
+
+    #[test]
+    fn a_parse_keeps_what_it_is_asked_to_and_counts_the_rest() {
+        let src = long_script(2000);
+        fn gets(s: &Statement) -> bool {
+            matches!(s.command, Command::Get(_))
+        }
+        for p in [
+            parse_keeping(&src, gets),
+            Parser::new(&src, 0, src.len()).script(gets),
+        ] {
+            assert_eq!(p.count, 8000);
+            assert_eq!(p.statements.len(), 2000);
+            assert_eq!(p.indices, (0..2000).map(|i| 4 * i + 3).collect::<Vec<_>>());
+            assert!(p.statements.iter().all(gets));
+        }
+        // What was dropped can be parsed again, one statement at a time.
+        let again: Vec<Statement> = Statements::new(&src).collect();
+        assert_eq!(format!("{again:?}"), whole(&src).0);
+    }
+
+    #[test]
     fn an_error_or_an_early_exit_anywhere_makes_the_parse_whole() {
-        let good = long_script(600);
-        let (toks, _) = tokenize(&good);
-        assert!(parse_chunks(&good, &toks, 2).is_some());
+        let good = long_script(2000);
+        assert!(parse_chunks(&good, all, 2).is_some());
         // An error in the second half: the chunks give up, and parse() reports exactly
         // what a parse in one piece does.
-        let bad = good.replacen("get 10.2.", "get 10.2.0.1 10.2.0.2 esp -x;\nget 10.2.", 1);
-        let (toks, _) = tokenize(&bad);
-        assert!(parse_chunks(&bad, &toks, 2).is_none());
-        let parsed = parse(&bad);
+        let bad = good.replacen("get 10.4.", "get 10.4.0.1 10.4.0.2 esp -x;\nget 10.4.", 1);
+        assert!(parse_chunks(&bad, all, 2).is_none());
         let (w_statements, w_diags, _) = whole(&bad);
+        let parsed = parse(&bad);
+        assert_eq!(parsed.count, 8000);
         assert_eq!(format!("{:?}", parsed.statements), w_statements);
         assert_eq!(parsed.diags, w_diags);
         assert!(parsed.diags.iter().any(|d| d.severity == Severity::Error));
+        // Statements over several lines, no line ending in `;`: chunks are cut inside
+        // statements, fail, and the parse is done whole.
+        let mut multi = String::new();
+        for i in 0..6000 {
+            multi.push_str(&format!(
+                "add 10.0.0.1 10.0.0.2 esp {}\n -E aes-cbc 0x{}\n -A hmac-md5 \"0123456789a;#\nbc\" ; # c\n",
+                i + 1,
+                "22".repeat(16)
+            ));
+        }
+        assert!(multi.len() > 2 * MIN_CHUNK_BYTES);
+        let w = whole(&multi);
+        assert!(w.1.is_empty(), "{:?}", w.1);
+        for threads in [2, 3, 5] {
+            if let Some(pieces) = parse_chunks(&multi, all, threads) {
+                assert_eq!(summary(join(pieces)), w);
+            }
+        }
+        assert_eq!(summary(parse(&multi)), w);
         // `exit` in the first half ends the script there.
         let exit = good.replacen("get 10.0.5.", "exit;\nget 10.0.5.", 1);
-        let (toks, _) = tokenize(&exit);
-        assert!(parse_chunks(&exit, &toks, 2).is_none());
+        assert!(parse_chunks(&exit, all, 2).is_none());
         let parsed = parse(&exit);
         assert!(matches!(
             parsed.statements.last().map(|s| &s.command),
             Some(Command::Exit)
         ));
         assert!(parsed.statements.len() < 30);
+        assert!(parsed.exited);
         // A short script is not worth a thread.
         let short = long_script(10);
-        let (toks, _) = tokenize(&short);
-        assert!(parse_chunks(&short, &toks, 8).is_none());
+        assert!(parse_chunks(&short, all, 8).is_none());
     }
 
     #[test]

@@ -158,18 +158,21 @@ fn is_plain(t: MsgType) -> bool {
 }
 
 /// The script's statements in batches, in order, each statement with the requests
-/// compiling kept for it (empty for one that [`lowers_infallibly`]). Each statement is
-/// dropped once prepared.
+/// compiling kept for it (by statement index; none for a statement that
+/// [`lowers_infallibly`]). Each statement is dropped once prepared.
 pub(super) fn batches(
-    statements: Vec<Statement>,
-    kept: Vec<Vec<Request>>,
+    statements: impl Iterator<Item = Statement>,
+    kept: Vec<(usize, Vec<Request>)>,
     opts: LowerOptions,
+    total: usize,
 ) -> impl Iterator<Item = Batch> {
-    let total = statements.len();
+    let mut kept = kept.into_iter().peekable();
     let mut todo = statements
-        .into_iter()
-        .zip(kept.into_iter().chain(std::iter::repeat_with(Vec::new)))
         .enumerate()
+        .map(move |(index, stmt)| {
+            let reqs = kept.next_if(|(k, _)| *k == index).map(|(_, r)| r);
+            (index, (stmt, reqs))
+        })
         .peekable();
     let mut size = FIRST_BATCH / 2;
     std::iter::from_fn(move || {
@@ -200,12 +203,16 @@ pub(super) fn batches(
 }
 
 /// The requests of a statement: those compiling kept, or made now for a statement that
-/// [`lowers_infallibly`] (`None` if that failed after all, which it rules out).
-fn requests(stmt: &Statement, kept: Vec<Request>, opts: &LowerOptions) -> Option<Vec<Request>> {
-    if lowers_infallibly(stmt) {
-        lower::lower(stmt, opts, &SystemResolver).ok()
-    } else {
-        Some(kept)
+/// [`lowers_infallibly`] (`None` if neither, which compiling rules out).
+fn requests(
+    stmt: &Statement,
+    kept: Option<Vec<Request>>,
+    opts: &LowerOptions,
+) -> Option<Vec<Request>> {
+    match kept {
+        Some(reqs) => Some(reqs),
+        None if lowers_infallibly(stmt) => lower::lower(stmt, opts, &SystemResolver).ok(),
+        None => None,
     }
 }
 

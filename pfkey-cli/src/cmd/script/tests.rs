@@ -322,7 +322,10 @@ fn a_refused_fwd_copy_is_recognised() {
     let mut exec = executor(&table, false);
     let mut out = output();
     let c = compiled("spdadd 10.0.0.1 10.0.0.2 any -P in ipsec esp/transport//require ;");
-    let (first, second) = (policy_dir(&c.requests[0][0]), policy_dir(&c.requests[0][1]));
+    let (first, second) = (
+        policy_dir(&c.requests[0].1[0]),
+        policy_dir(&c.requests[0].1[1]),
+    );
     assert!(follows_in_as_fwd(first, second));
     assert!(!follows_in_as_fwd(second, first));
     exec.run_script(c, &mut out).unwrap();
@@ -446,11 +449,16 @@ fn non_utf8_scripts_say_where() {
     }
 }
 
+/// The span of statement `i` of a compiled script.
+fn span_of(c: &Compiled, i: usize) -> Span {
+    c.script.statements_again().nth(i).map(|s| s.span).unwrap()
+}
+
 #[test]
 fn a_refused_statement_is_shown_whole_with_its_keys_masked() {
     let src = "flush ;\nadd 10.0.0.1 10.0.0.2 esp 0x101\n\t-E aes-cbc 0x00112233445566778899aabbccddeeff\n\t-A hmac-md5 \"0123456789abcdef\" ;\n";
     let c = compiled(src);
-    let text = statement_error(&c.script, c.script.statements[1].span, "refused");
+    let text = statement_error(&c.script, span_of(&c, 1), "refused");
     assert_eq!(
         text,
         "t.conf:2:1: refused\n \
@@ -464,7 +472,7 @@ fn a_refused_statement_is_shown_whole_with_its_keys_masked() {
         "\n".repeat(13)
     );
     let c = compiled(&long);
-    let text = statement_error(&c.script, c.script.statements[0].span, "refused");
+    let text = statement_error(&c.script, span_of(&c, 0), "refused");
     assert_eq!(text.lines().count(), 1 + SHOWN_LINES + 1, "{text}");
     assert!(text.ends_with("\n    | … (6 more lines)"), "{text:?}");
 }
@@ -512,7 +520,7 @@ fn sent(table: &Rc<RefCell<Table>>) -> Vec<(MsgType, Option<u32>, Option<Directi
 #[test]
 fn a_long_script_runs_in_order_across_batches() {
     let c = compiled(&long_script(700));
-    let total = c.script.statements.len();
+    let total = c.script.count;
     assert!(total > 2 * 256);
     let table = Rc::new(RefCell::new(Table::default()));
     let mut exec = executor(&table, false);
@@ -527,7 +535,7 @@ fn a_long_script_runs_in_order_across_batches() {
 #[test]
 fn a_failure_in_a_long_script_stops_it_there() {
     let c = compiled(&long_script(700));
-    let total = c.script.statements.len();
+    let total = c.script.count;
     let table = Rc::new(RefCell::new(Table::default()));
     table
         .borrow_mut()
@@ -575,17 +583,14 @@ fn exit_in_a_long_script_ends_it_there() {
 
 #[test]
 fn statements_the_preparer_never_delivered_are_an_internal_error_not_a_skip() {
-    let Compiled {
-        mut script,
-        requests,
-    } = compiled(&long_script(100));
-    let statements = std::mem::take(&mut script.statements);
-    let total = statements.len();
+    let Compiled { script, requests } = compiled(&long_script(100));
+    let statements = script.statements_again();
+    let total = script.count;
     let table = Rc::new(RefCell::new(Table::default()));
     let mut exec = executor(&table, false);
     let mut out = output();
     // Only the first batch arrives.
-    let first = prepare::batches(statements, requests, LowerOptions::default()).take(1);
+    let first = prepare::batches(statements, requests, LowerOptions::default(), total).take(1);
     let flow = exec.run_batches(&script, total, first, &mut out).unwrap();
     assert_eq!(flow, Flow::Stop);
     assert_eq!(exec.first_failure, Some(Exit::Internal));
