@@ -340,6 +340,39 @@ fn parse_number(s: &str) -> Option<u64> {
     s.parse().ok()
 }
 
+/// A dotted-quad IPv4 address as `Ipv4Addr::from_str` accepts it (four decimal parts of
+/// at most three digits, each at most 255, no leading zero), without its general parser:
+/// addresses are most of an SA script's words.
+fn parse_ipv4(s: &str) -> Result<Ipv4Addr, ()> {
+    let b = s.as_bytes();
+    let mut octets = [0u8; 4];
+    let mut i = 0;
+    for (k, o) in octets.iter_mut().enumerate() {
+        if k > 0 {
+            if b.get(i) != Some(&b'.') {
+                return Err(());
+            }
+            i += 1;
+        }
+        let start = i;
+        let mut v = 0u16;
+        while let Some(&d) = b.get(i).filter(|d| d.is_ascii_digit() && i - start < 3) {
+            v = v * 10 + u16::from(d - b'0');
+            i += 1;
+        }
+        let len = i - start;
+        if len == 0 || (len > 1 && b.get(start) == Some(&b'0')) {
+            return Err(());
+        }
+        *o = u8::try_from(v).map_err(|_| ())?;
+    }
+    if i == b.len() {
+        Ok(Ipv4Addr::from(octets))
+    } else {
+        Err(())
+    }
+}
+
 fn looks_numeric(s: &str) -> bool {
     s.bytes().next().is_some_and(|b| b.is_ascii_digit())
         && s.bytes()
@@ -805,7 +838,7 @@ impl<'s> Parser<'s> {
     fn host(&mut self, w: &str, span: Span, opts: AddrOpts, what: &str) -> PResult<HostSpec> {
         // IPv4 first: the common case, and digits and dots never contain the ':' of IPv6.
         let host = if w.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-            match w.parse::<Ipv4Addr>() {
+            match parse_ipv4(w) {
                 Ok(ip) => Host::Ip {
                     addr: IpAddr::V4(ip),
                     scope: None,
@@ -2312,24 +2345,22 @@ fn decode_hex_padded(hex: &str) -> Option<Zeroizing<Vec<u8>>> {
     let nib = |b: &u8| NIBBLE[usize::from(*b)];
     let b = hex.as_bytes();
     let (head, pairs) = b.split_at(b.len() % 2);
-    // Written in place: no reallocation can leave a copy of the key behind.
-    let mut out = Zeroizing::new(vec![0u8; b.len().div_ceil(2)]);
+    // Written in place, allocated once (no zero fill): no reallocation can leave a copy of
+    // the key behind.
+    let mut out = Zeroizing::new(Vec::with_capacity(b.len().div_ceil(2)));
     // Non-digits are collected as 0xff and looked for once, at the end.
     let mut bad = 0u8;
-    let body = match (head, out.split_first_mut()) {
-        ([h], Some((first, rest))) => {
-            *first = nib(h);
-            bad |= *first & 0xf0;
-            rest
-        }
-        _ => &mut out[..],
-    };
+    if let [h] = head {
+        let n = nib(h);
+        bad |= n & 0xf0;
+        out.push(n);
+    }
     let (pairs, _) = pairs.as_chunks::<2>();
-    for (dst, [h, l]) in body.iter_mut().zip(pairs) {
+    out.extend(pairs.iter().map(|[h, l]| {
         let (hi, lo) = (nib(h), nib(l));
         bad |= (hi | lo) & 0xf0;
-        *dst = hi << 4 | (lo & 0x0f);
-    }
+        hi << 4 | (lo & 0x0f)
+    }));
     (bad == 0).then_some(out)
 }
 
@@ -2496,6 +2527,31 @@ mod tests {
         assert_eq!(hex("f"), Some(vec![0x0f]));
         assert_eq!(hex("0g"), None);
         assert_eq!(hex("g"), None);
+    }
+
+    #[test]
+    fn ipv4_addresses_parse_as_the_standard_library_parses_them() {
+        let cases = [
+            "0.0.0.0",
+            "10.0.0.1",
+            "255.255.255.255",
+            "256.0.0.1",
+            "1.2.3",
+            "1.2.3.4.5",
+            "01.2.3.4",
+            "1.2.3.04",
+            "1..2.3",
+            ".1.2.3",
+            "1.2.3.",
+            "1234.1.1.1",
+            "",
+            "1.2.3.4 ",
+            "9.99.199.249",
+            "0.00.0.0",
+        ];
+        for c in cases {
+            assert_eq!(parse_ipv4(c).ok(), c.parse::<Ipv4Addr>().ok(), "{c:?}");
+        }
     }
 
     #[test]

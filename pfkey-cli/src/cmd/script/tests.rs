@@ -433,6 +433,27 @@ fn reading_a_secret_grows_without_losing_bytes() {
     let got = read_secret(&mut &data[..], data.len()).unwrap();
     assert_eq!(&got[..], &data[..]);
     assert!(read_secret(&mut &b""[..], 0).unwrap().is_empty());
+    // Shorter than expected, and a reader that gives a few bytes at a time and is
+    // sometimes interrupted (a pipe): the same bytes.
+    let got = read_secret(&mut &data[..], data.len() + 5000).unwrap();
+    assert_eq!(&got[..], &data[..]);
+    struct Trickle<'a>(&'a [u8], u32);
+    impl io::Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.1 += 1;
+            if self.1.is_multiple_of(5) {
+                return Err(io::ErrorKind::Interrupted.into());
+            }
+            let n = buf.len().min(7).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+    for hint in [0, 1000, data.len(), data.len() + 1] {
+        let got = read_secret(&mut Trickle(&data[..20_000], 0), hint).unwrap();
+        assert_eq!(&got[..], &data[..20_000]);
+    }
 }
 
 #[test]
