@@ -55,6 +55,7 @@ pub mod parser;
 mod tests;
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use zeroize::Zeroizing;
 
@@ -211,7 +212,8 @@ pub struct Script {
     /// The source, for later diagnostics and for [`Script::statements_again`] (zeroized on
     /// drop: it holds keys).
     source: Zeroizing<String>,
-    secrets: Vec<Span>,
+    /// Where the keys are in `source`, found when a diagnostic first needs them.
+    secrets: OnceLock<Vec<Span>>,
 }
 
 impl fmt::Debug for Script {
@@ -240,8 +242,13 @@ impl Script {
                 span,
                 message,
             },
-            &self.secrets,
+            self.secrets(),
         )
+    }
+
+    /// Where the key material is, to mask it in diagnostics.
+    fn secrets(&self) -> &[Span] {
+        self.secrets.get_or_init(|| parser::key_spans(&self.source))
     }
 
     /// Every valid statement, parsed again one at a time (the parse that made this script
@@ -279,7 +286,7 @@ impl Script {
                 span: Span::new(line_start, line_start),
                 message: String::new(),
             };
-            let d = Diagnostic::new(src, &self.file, raw, &self.secrets);
+            let d = Diagnostic::new(src, &self.file, raw, self.secrets());
             out.push((d.line, d.source_line));
             match src[line_start..].find('\n') {
                 Some(i) if line_start + i + 1 < end => line_start += i + 1,
@@ -306,10 +313,15 @@ pub fn parse(source: &str, file_name: &str) -> Script {
 /// with [`Script::statements_again`].
 pub fn parse_owned(source: Zeroizing<String>, file_name: &str, keep: parser::Keep) -> Script {
     let parsed = parser::parse_keeping(&source, keep);
+    let secrets = OnceLock::new();
+    if !parsed.diags.is_empty() {
+        let _ = secrets.set(parser::key_spans(&source));
+    }
+    let keys = secrets.get().map_or(&[][..], Vec::as_slice);
     let mut diagnostics: Vec<Diagnostic> = parsed
         .diags
         .into_iter()
-        .map(|d| Diagnostic::new(&source, file_name, d, &parsed.secrets))
+        .map(|d| Diagnostic::new(&source, file_name, d, keys))
         .collect();
     diagnostics.sort_by_key(|d| (d.span.start, d.severity));
     Script {
@@ -319,7 +331,7 @@ pub fn parse_owned(source: Zeroizing<String>, file_name: &str, keep: parser::Kee
         count: parsed.count,
         diagnostics,
         source,
-        secrets: parsed.secrets,
+        secrets,
     }
 }
 

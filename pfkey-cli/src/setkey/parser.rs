@@ -107,8 +107,6 @@ pub struct Parsed {
     pub count: usize,
     /// Errors and warnings, in source order of discovery.
     pub diags: Vec<RawDiag>,
-    /// Spans of key material, masked when source lines are shown.
-    pub secrets: Vec<Span>,
     /// The parse ended at `exit`.
     pub exited: bool,
 }
@@ -168,22 +166,26 @@ fn parse_chunks(src: &str, keep: Keep, threads: usize) -> Option<Vec<Parsed>> {
         }
     }
     cuts.push(src.len());
+    let parse = |w: &[usize]| {
+        let piece = Parser::new(src, w[0], w[1]).script(keep);
+        let clean = piece.diags.iter().all(|d| d.severity != Severity::Error);
+        clean.then_some(piece)
+    };
+    let windows: Vec<&[usize]> = cuts.windows(2).collect();
+    let (last, others) = windows.split_last()?;
     let pieces: Vec<Option<Parsed>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = cuts
-            .windows(2)
-            .map(|w| {
-                let (start, end) = (w[0], w[1]);
-                scope.spawn(move || {
-                    let piece = Parser::new(src, start, end).script(keep);
-                    let clean = piece.diags.iter().all(|d| d.severity != Severity::Error);
-                    clean.then_some(piece)
-                })
-            })
+        // Every chunk but the last on a thread of its own; the last on this one.
+        let handles: Vec<_> = others
+            .iter()
+            .map(|w| scope.spawn(move || parse(w)))
             .collect();
-        handles
+        let last = parse(last);
+        let mut pieces: Vec<Option<Parsed>> = handles
             .into_iter()
             .map(|h| h.join().ok().flatten())
-            .collect()
+            .collect();
+        pieces.push(last);
+        pieces
     });
     let pieces: Vec<Parsed> = pieces.into_iter().collect::<Option<_>>()?;
     // A chunk that ended at `exit` stopped before its end: the chunks after it must not run.
@@ -221,7 +223,6 @@ fn join(pieces: Vec<Parsed>) -> Parsed {
         out.indices.extend(p.indices.into_iter().map(|i| base + i));
         out.count += p.count;
         out.diags.extend(p.diags);
-        out.secrets.extend(p.secrets);
         out.exited |= p.exited;
     }
     out
@@ -234,7 +235,6 @@ impl Parsed {
             indices: Vec::new(),
             count: 0,
             diags: Vec::new(),
-            secrets: Vec::new(),
             exited: false,
         }
     }
@@ -262,15 +262,23 @@ impl Iterator for Statements<'_> {
     fn next(&mut self) -> Option<Statement> {
         let s = self.parser.next_statement();
         self.parser.diags.clear();
-        self.parser.secrets.clear();
         s
     }
+}
+
+/// Where the key material of `src` is, to mask it in the source lines diagnostics show:
+/// every token in a key's place, whether or not the parser reached it (see
+/// [`key_positions`]). Computed only when a diagnostic is shown, so a script without one
+/// is never lexed for it.
+pub fn key_spans(src: &str) -> Vec<Span> {
+    let (toks, _) = super::lexer::tokenize(src);
+    key_positions(src, &toks).collect()
 }
 
 /// Every token in a key's place (two after `-E` or `-A`: a quoted string, or a word that is
 /// not an option), whether or not the parser reached it. A statement is abandoned at its
 /// first error, so keys after that point were never seen as keys; they are masked in
-/// diagnostics all the same.
+/// diagnostics all the same. (Every key the parser reads is in such a place.)
 fn key_positions<'t>(src: &'t str, toks: &'t [Token]) -> impl Iterator<Item = Span> + 't {
     let bytes = src.as_bytes();
     toks.windows(3).filter_map(move |w| {
@@ -311,7 +319,6 @@ struct Parser<'s> {
     toks: Vec<Token>,
     pos: usize,
     diags: Vec<RawDiag>,
-    secrets: Vec<Span>,
     /// `exit` was parsed: there are no more statements.
     done: bool,
 }
@@ -433,14 +440,12 @@ impl<'s> Parser<'s> {
             toks: Vec::with_capacity(32),
             pos: 0,
             diags: Vec::new(),
-            secrets: Vec::new(),
             done: false,
         }
     }
 
     /// Once the window's tokens are all used: the next statement's tokens, up to and
-    /// including its `;`. Lexical errors become diagnostics; key positions are noted (no
-    /// key window spans a `;`). Whether there are any.
+    /// including its `;`. Lexical errors become diagnostics. Whether there are any.
     fn refill(&mut self) -> bool {
         if self.pos < self.toks.len() {
             return true;
@@ -459,7 +464,6 @@ impl<'s> Parser<'s> {
             span: e.span,
             message: e.message,
         }));
-        self.secrets.extend(key_positions(self.src, &self.toks));
         !self.toks.is_empty()
     }
 
@@ -659,7 +663,6 @@ impl<'s> Parser<'s> {
             out.count += 1;
         }
         out.diags = self.diags;
-        out.secrets = self.secrets;
         out.exited = self.done;
         out
     }
@@ -837,16 +840,13 @@ impl<'s> Parser<'s> {
     /// Parses a host word: IPv4, IPv6 (with `%scope`), or a name.
     fn host(&mut self, w: &str, span: Span, opts: AddrOpts, what: &str) -> PResult<HostSpec> {
         // IPv4 first: the common case, and digits and dots never contain the ':' of IPv6.
-        let host = if w.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-            match parse_ipv4(w) {
-                Ok(ip) => Host::Ip {
-                    addr: IpAddr::V4(ip),
-                    scope: None,
-                },
-                Err(_) => {
-                    return Err(self.error(span, format!("'{w}' is not a valid IPv4 address")))
-                }
+        let host = if let Ok(ip) = parse_ipv4(w) {
+            Host::Ip {
+                addr: IpAddr::V4(ip),
+                scope: None,
             }
+        } else if w.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+            return Err(self.error(span, format!("'{w}' is not a valid IPv4 address")));
         } else if w.contains(':') {
             let (a, scope) = match w.split_once('%') {
                 Some((a, s)) => (a, Some(s)),
@@ -1478,7 +1478,6 @@ impl<'s> Parser<'s> {
                         w.starts_with("0x") || w.starts_with("0X")
                     });
                 if is_key {
-                    self.secrets.push(t.span);
                     return Err(self.error(
                         t.span,
                         format!("{} takes no key: remove the key after '{name}'", alg.name),
@@ -1512,7 +1511,6 @@ impl<'s> Parser<'s> {
         let mut bytes: Zeroizing<Vec<u8>> = match t.kind {
             TokenKind::Str => {
                 self.pos += 1;
-                self.secrets.push(t.span);
                 Zeroizing::new(self.src.as_bytes()[t.span.start + 1..t.span.end - 1].to_vec())
             }
             TokenKind::Word => {
@@ -1537,7 +1535,6 @@ impl<'s> Parser<'s> {
                         ));
                     }
                     self.pos += 1;
-                    self.secrets.push(t.span);
                     return Err(self.error(
                         t.span,
                         format!(
@@ -1547,7 +1544,6 @@ impl<'s> Parser<'s> {
                     ));
                 };
                 self.pos += 1;
-                self.secrets.push(t.span);
                 if hex.is_empty() {
                     return Err(self.error(t.span, "'0x' needs hex digits after it"));
                 }
@@ -2325,43 +2321,75 @@ impl<'s> Parser<'s> {
 pub const REDACTED_KEY: &str = "<redacted>";
 
 /// Hex digits to bytes, with a leading zero nibble for an odd count (setkey's rule); `None`
-/// if any byte is not a hex digit. One table lookup per digit (keys are long).
+/// if any byte is not a hex digit. Eight digits at a time (keys are long), the rest one
+/// by one.
 fn decode_hex_padded(hex: &str) -> Option<Zeroizing<Vec<u8>>> {
-    /// A digit's value; 0xff for a byte that is not a hex digit.
-    const NIBBLE: [u8; 256] = {
-        let mut t = [0xffu8; 256];
-        let mut b = 0;
-        while b < 256 {
-            t[b] = match b as u8 {
-                c @ b'0'..=b'9' => c - b'0',
-                c @ b'a'..=b'f' => c - b'a' + 10,
-                c @ b'A'..=b'F' => c - b'A' + 10,
-                _ => 0xff,
-            };
-            b += 1;
-        }
-        t
-    };
-    let nib = |b: &u8| NIBBLE[usize::from(*b)];
     let b = hex.as_bytes();
     let (head, pairs) = b.split_at(b.len() % 2);
-    // Written in place, allocated once (no zero fill): no reallocation can leave a copy of
-    // the key behind.
+    // Allocated once, written in order: no reallocation can leave a copy of the key behind.
     let mut out = Zeroizing::new(Vec::with_capacity(b.len().div_ceil(2)));
     // Non-digits are collected as 0xff and looked for once, at the end.
     let mut bad = 0u8;
     if let [h] = head {
-        let n = nib(h);
-        bad |= n & 0xf0;
+        let n = nibble(*h);
+        bad |= n;
         out.push(n);
     }
-    let (pairs, _) = pairs.as_chunks::<2>();
-    out.extend(pairs.iter().map(|[h, l]| {
-        let (hi, lo) = (nib(h), nib(l));
-        bad |= (hi | lo) & 0xf0;
-        hi << 4 | (lo & 0x0f)
-    }));
-    (bad == 0).then_some(out)
+    let (eights, rest) = pairs.as_chunks::<8>();
+    for e in eights {
+        match hex8(u64::from_le_bytes(*e)) {
+            Some(v) => out.extend_from_slice(&v),
+            None => return None,
+        }
+    }
+    let (rest, _) = rest.as_chunks::<2>();
+    for [h, l] in rest {
+        let (hi, lo) = (nibble(*h), nibble(*l));
+        bad |= hi | lo;
+        out.push(hi << 4 | (lo & 0x0f));
+    }
+    (bad & 0xf0 == 0).then_some(out)
+}
+
+/// A hex digit's value; 0xff for a byte that is not one.
+fn nibble(c: u8) -> u8 {
+    match c {
+        b'0'..=b'9' => c - b'0',
+        b'a'..=b'f' => c - b'a' + 10,
+        b'A'..=b'F' => c - b'A' + 10,
+        _ => 0xff,
+    }
+}
+
+/// Eight hex digits (the first in the lowest byte of `v`) as four bytes, or `None` if any
+/// is not a hex digit: a few word operations instead of a branch and two table lookups
+/// per digit ("between" test from Sean Anderson's Bit Twiddling Hacks, exact per byte for
+/// 7-bit bytes).
+fn hex8(v: u64) -> Option<[u8; 4]> {
+    const fn lanes(b: u8) -> u64 {
+        u64::from_le_bytes([b; 8])
+    }
+    /// The high bit of each byte of `x` (all below 0x80) that lies strictly between `m`
+    /// and `n`.
+    const fn between(x: u64, m: u8, n: u8) -> u64 {
+        (lanes(127 + n).wrapping_sub(x) & !x & x.wrapping_add(lanes(127 - m))) & lanes(0x80)
+    }
+    if v & lanes(0x80) != 0 {
+        return None;
+    }
+    let digit = between(v, b'0' - 1, b'9' + 1);
+    // Setting bit 5 folds 'A'-'F' onto 'a'-'f' (digits already have it).
+    let letter = between(v | lanes(0x20), b'a' - 1, b'f' + 1);
+    if digit | letter != lanes(0x80) {
+        return None;
+    }
+    // A digit's low four bits are its value; a letter's are 1-6, plus 9 for bit 6.
+    let nib = (v & lanes(0x0f)) + ((v >> 6) & lanes(0x01)) * 9;
+    // Byte 2k becomes digit 2k's value << 4 | digit 2k+1's; keep the even bytes.
+    let pairs = ((nib << 4) | (nib >> 8)) & 0x00ff_00ff_00ff_00ff;
+    let quads = (pairs | (pairs >> 8)) & 0x0000_ffff_0000_ffff;
+    let packed = (quads | (quads >> 16)) as u32;
+    Some(packed.to_le_bytes())
 }
 
 #[cfg(test)]
@@ -2393,14 +2421,12 @@ mod tests {
         true
     }
 
-    /// Statements (as Debug text), diagnostics and sorted key spans of a parse.
-    fn summary(p: Parsed) -> (String, Vec<RawDiag>, Vec<Span>) {
-        let mut secrets = p.secrets;
-        secrets.sort_by_key(|s| (s.start, s.end));
-        (format!("{:?}", p.statements), p.diags, secrets)
+    /// Statements (as Debug text) and diagnostics of a parse.
+    fn summary(p: Parsed) -> (String, Vec<RawDiag>) {
+        (format!("{:?}", p.statements), p.diags)
     }
 
-    fn whole(src: &str) -> (String, Vec<RawDiag>, Vec<Span>) {
+    fn whole(src: &str) -> (String, Vec<RawDiag>) {
         summary(Parser::new(src, 0, src.len()).script(all))
     }
 
@@ -2408,7 +2434,7 @@ mod tests {
     fn a_script_parsed_in_chunks_equals_the_script_parsed_whole() {
         let src = long_script(2000);
         assert!(src.len() > 4 * MIN_CHUNK_BYTES);
-        let (w_statements, w_diags, w_secrets) = whole(&src);
+        let (w_statements, w_diags) = whole(&src);
         let errors: Vec<_> = w_diags
             .iter()
             .filter(|d| d.severity == Severity::Error)
@@ -2422,10 +2448,9 @@ mod tests {
             let joined = join(pieces);
             assert_eq!(joined.count, 8000);
             assert_eq!(joined.indices, (0..8000).collect::<Vec<_>>());
-            let (statements, diags, secrets) = summary(joined);
+            let (statements, diags) = summary(joined);
             assert_eq!(statements, w_statements);
             assert_eq!(diags, w_diags);
-            assert_eq!(secrets, w_secrets);
         }
     }
 
@@ -2476,7 +2501,7 @@ mod tests {
         // what a parse in one piece does.
         let bad = good.replacen("get 10.4.", "get 10.4.0.1 10.4.0.2 esp -x;\nget 10.4.", 1);
         assert!(parse_chunks(&bad, all, 2).is_none());
-        let (w_statements, w_diags, _) = whole(&bad);
+        let (w_statements, w_diags) = whole(&bad);
         let parsed = parse(&bad);
         assert_eq!(parsed.count, 8000);
         assert_eq!(format!("{:?}", parsed.statements), w_statements);
@@ -2551,6 +2576,38 @@ mod tests {
         ];
         for c in cases {
             assert_eq!(parse_ipv4(c).ok(), c.parse::<Ipv4Addr>().ok(), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn hex_keys_decode_eight_digits_at_a_time_as_one_by_one() {
+        let one_by_one = |s: &str| -> Option<Vec<u8>> {
+            let padded = if s.len() % 2 == 1 {
+                format!("0{s}")
+            } else {
+                s.to_string()
+            };
+            (0..padded.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(padded.get(i..i + 2)?, 16).ok())
+                .collect()
+        };
+        let digits = "0123456789abcdefABCDEF";
+        for len in 0..40 {
+            for start in 0..digits.len() {
+                let s: String = digits.chars().cycle().skip(start).take(len).collect();
+                let got = decode_hex_padded(&s).map(|v| v.to_vec());
+                assert_eq!(got, one_by_one(&s), "{s}");
+            }
+        }
+        // Every non-digit byte, at every place of a 16-digit key, is refused.
+        for bad in (0u8..=255).filter(|b| !b.is_ascii_hexdigit()) {
+            for at in 0..16 {
+                let mut k = *b"0123456789abcdef";
+                k[at] = bad;
+                let s = String::from_utf8_lossy(&k).into_owned();
+                assert_eq!(decode_hex_padded(&s), None, "{s:?}");
+            }
         }
     }
 
