@@ -89,8 +89,11 @@ pub(super) enum What {
     Request(Request),
 }
 
-/// Messages encoded one after another into one zeroed allocation, wiped when dropped as
-/// far as it was written: they hold keys. Invariant: bytes past `used` are zero.
+/// Messages encoded one after another into one allocation, wiped when dropped as far as
+/// it was written: they hold keys. The allocation is made once at its full size and
+/// zero-filled only a statement's room ahead of what is written (zero-filling all of it
+/// for every batch cost the preparer a 128 KiB memset per batch). Invariant: `buf` is
+/// zero past `used`, and never grows past [`ARENA_BYTES`], so it is never reallocated.
 pub(super) struct Arena {
     buf: Vec<u8>,
     used: usize,
@@ -99,36 +102,53 @@ pub(super) struct Arena {
 impl Arena {
     fn new() -> Self {
         Arena {
-            buf: vec![0; ARENA_BYTES],
+            buf: Vec::with_capacity(ARENA_BYTES),
             used: 0,
         }
     }
 
     fn room(&self) -> usize {
-        self.buf.len() - self.used
+        ARENA_BYTES - self.used
+    }
+
+    /// Zero-fills up to `end` (at most [`ARENA_BYTES`]): within the capacity, no
+    /// reallocation.
+    fn zero_to(&mut self, end: usize) {
+        let end = end.min(ARENA_BYTES);
+        if self.buf.len() < end {
+            self.buf.resize(end, 0);
+        }
     }
 
     /// Encodes `m` after the messages already here; `None` if it does not fit.
     fn push(&mut self, m: &MessageRepr) -> Option<Range<usize>> {
-        let room = self.buf.get_mut(self.used..)?;
-        match m.emit(room) {
-            Ok(n) => {
-                let at = self.used..self.used + n;
-                self.used += n;
-                Some(at)
-            }
-            Err(e) => {
-                // The builder writes nothing past the length it had reached, which is
-                // less than what it said it needed.
-                let written = match e {
-                    pfkey::BuildError::BufferTooSmall { need, .. } => need,
-                    _ => room.len(),
-                };
-                let end = written.min(room.len());
-                room[..end].zeroize();
-                None
+        self.zero_to(self.used + STATEMENT_ROOM);
+        let mut result = self.emit(m);
+        if let Err(pfkey::BuildError::BufferTooSmall { need, .. }) = result {
+            if need <= self.room() {
+                self.zero_to(self.used + need);
+                result = self.emit(m);
             }
         }
+        let n = result.ok()?;
+        let at = self.used..self.used + n;
+        self.used += n;
+        Some(at)
+    }
+
+    /// Encodes `m` at `used`; on failure, wipes what the builder wrote.
+    fn emit(&mut self, m: &MessageRepr) -> Result<usize, pfkey::BuildError> {
+        let room = self.buf.get_mut(self.used..).unwrap_or_default();
+        m.emit(room).inspect_err(|e| {
+            // The builder writes nothing past the length it had reached, which is
+            // less than what it said it needed.
+            let written = match e {
+                pfkey::BuildError::BufferTooSmall { need, .. } => *need,
+                _ => room.len(),
+            };
+            let end = written.min(room.len());
+            room[..end].zeroize();
+        })
     }
 
     /// The bytes of one message.
@@ -139,7 +159,8 @@ impl Arena {
 
 impl Drop for Arena {
     fn drop(&mut self) {
-        self.buf[..self.used].zeroize();
+        let used = self.used.min(self.buf.len());
+        self.buf[..used].zeroize();
     }
 }
 
@@ -271,10 +292,17 @@ mod tests {
         let mut last = second;
         while let Some(at) = a.push(&with_key(8000)) {
             assert_eq!(at.start, last.end);
+            assert_eq!(a.get(at.clone())[24..8024], [0xAB; 8000]);
             last = at;
         }
         assert!(a.room() < 8100);
         assert_eq!(a.used, last.end);
         assert!(a.buf[a.used..].iter().all(|&b| b == 0));
+        assert!(a.buf.len() <= ARENA_BYTES && a.buf.capacity() == ARENA_BYTES);
+        // A message bigger than a statement's room is encoded whole when it fits.
+        let mut b = Arena::new();
+        let big = b.push(&with_key(8191)).unwrap();
+        assert!(big.len() > STATEMENT_ROOM);
+        assert_eq!(b.get(big)[24..24 + 8191], [0xAB; 8191]);
     }
 }
