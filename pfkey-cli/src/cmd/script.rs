@@ -343,17 +343,17 @@ fn compile_owned(
     keep: bool,
 ) -> Compiled {
     let mut script = setkey::parse_owned(source, name, |s| !lowers_infallibly(s));
-    let statements = std::mem::take(&mut script.statements);
-    let indices = std::mem::take(&mut script.indices);
     let mut requests = Vec::new();
     let mut extra = Vec::new();
-    for (stmt, index) in statements.iter().zip(indices) {
-        match setkey::lower::lower(stmt, opts, r) {
-            Ok(reqs) if keep => requests.push((index, reqs)),
-            Ok(_) => {}
-            Err(e) => extra.push(script.diagnostic(Severity::Error, e.span, e.message)),
+    for (i, &index) in script.indices.iter().enumerate() {
+        match script.lower_statement(i, opts, r) {
+            Some(Ok(reqs)) if keep => requests.push((index, reqs)),
+            Some(Ok(_)) | None => {}
+            Some(Err(d)) => extra.push(d),
         }
     }
+    // Not needed any more: the run parses every statement again.
+    script.statements = Vec::new();
     if !extra.is_empty() {
         script.diagnostics.extend(extra);
         script
@@ -707,8 +707,9 @@ impl<T: Transport> Executor<T> {
         let Compiled { script, requests } = c;
         let statements = script.statements_again();
         let total = script.count;
+        let src = script.source();
         if total < prepare::PIPELINE_MIN {
-            let batches = prepare::batches(statements, requests, opts, total);
+            let batches = prepare::batches(statements, src, requests, opts, total);
             return self.run_batches(&script, total, batches, out);
         }
         std::thread::scope(|scope| {
@@ -716,7 +717,7 @@ impl<T: Transport> Executor<T> {
             // holding more of the script's keys than that.
             let (tx, rx) = std::sync::mpsc::sync_channel(1);
             scope.spawn(move || {
-                for b in prepare::batches(statements, requests, opts, total) {
+                for b in prepare::batches(statements, src, requests, opts, total) {
                     if tx.send(b).is_err() {
                         // The run stopped.
                         break;

@@ -4,8 +4,9 @@
 //!
 //! Values are already checked where the language alone decides (numbers in range, key
 //! lengths against the algorithm, prefix lengths against the family); what needs the outside
-//! world (host names) is left for lowering. Keys are held in [`pfkey::repr::Key`], which
-//! zeroizes on drop and prints no key material in `Debug`.
+//! world (host names) is left for lowering. Keys stay in the source ([`KeyText`]): they are
+//! decoded into a [`pfkey::repr::Key`] (zeroized on drop, no key material in `Debug`) only
+//! when a statement becomes a message.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -313,6 +314,50 @@ pub struct SaOptions {
     pub sec_ctx: Option<SecCtx>,
 }
 
+/// A key as the script writes it: checked by the parser (hex digits, length for the
+/// algorithm) but left in the source, and decoded only when its statement is translated
+/// into a message. The syntax tree holds no copy of key material, and checking a script
+/// copies no key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyText {
+    /// The key token: `0x…`, or `"…"` with its quotes.
+    pub span: Span,
+    /// How it is written.
+    pub form: KeyForm,
+}
+
+/// How a key is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyForm {
+    /// `0x` and hex digits (an odd count gets a leading zero nibble, as setkey does).
+    Hex,
+    /// A quoted string: its bytes, as they are.
+    Quoted,
+}
+
+impl KeyText {
+    /// The key, decoded from `src` (the script it was parsed from); `None` if `src` is not
+    /// that script.
+    pub fn decode(&self, src: &str) -> Option<Key> {
+        let text = src.get(self.span.start..self.span.end)?;
+        let bytes = match self.form {
+            KeyForm::Hex => {
+                let hex = text
+                    .strip_prefix("0x")
+                    .or_else(|| text.strip_prefix("0X"))?;
+                super::parser::decode_hex_padded(hex)?
+            }
+            KeyForm::Quoted => {
+                let inner = text.strip_prefix('"')?.strip_suffix('"')?;
+                zeroize::Zeroizing::new(inner.as_bytes().to_vec())
+            }
+        };
+        // Moved, not copied: `Key` zeroizes it from here on.
+        let mut bytes = bytes;
+        Key::new(std::mem::take(&mut *bytes)).ok()
+    }
+}
+
 /// An encryption or authentication algorithm with its key.
 #[derive(Debug, Clone)]
 pub struct KeyedAlg {
@@ -321,7 +366,7 @@ pub struct KeyedAlg {
     /// Extra SA flags of setkey's DES variants (`des-deriv` 0x20, `des-32iv` 0x10).
     pub extra_flags: u32,
     /// The key; `None` for the NULL algorithms, which take no key token.
-    pub key: Option<Key>,
+    pub key: Option<KeyText>,
     /// The algorithm name token.
     pub span: Span,
 }

@@ -165,15 +165,17 @@ pub fn lowers_infallibly(stmt: &Statement) -> bool {
     }
 }
 
-/// Translates one statement into its requests. `Exit` gives none.
+/// Translates one statement of the script `src` into its requests (keys are decoded from
+/// `src`, see [`KeyText`]). `Exit` gives none.
 pub fn lower(
     stmt: &Statement,
+    src: &str,
     opts: &LowerOptions,
     resolver: &dyn Resolver,
 ) -> Result<Vec<Request>, LowerError> {
     match &stmt.command {
-        Command::Add(a) => lower_add(a, MsgType::Add, resolver),
-        Command::Update(a) => lower_add(a, MsgType::Update, resolver),
+        Command::Add(a) => lower_add(a, src, MsgType::Add, resolver),
+        Command::Update(a) => lower_add(a, src, MsgType::Update, resolver),
         Command::Get(r) => lower_ref(r, MsgType::Get, resolver),
         Command::Delete(r) => lower_ref(r, MsgType::Delete, resolver),
         Command::DeleteAll(p) => {
@@ -427,31 +429,50 @@ fn sec_ctx_ext(c: &SecCtx) -> Extension {
     }
 }
 
-fn lower_add(a: &SaAdd, t: MsgType, r: &dyn Resolver) -> Result<Vec<Request>, LowerError> {
+fn lower_add(
+    a: &SaAdd,
+    src: &str,
+    t: MsgType,
+    r: &dyn Resolver,
+) -> Result<Vec<Request>, LowerError> {
+    // Each key decoded once, cloned for a second address pair only.
+    let key = |k: &Option<KeyedAlg>| -> Result<Option<Key>, LowerError> {
+        match k {
+            Some(KeyedAlg {
+                key: Some(text), ..
+            }) => text
+                .decode(src)
+                .map(Some)
+                .ok_or_else(|| err(text.span, "the key is not in this script (internal error)")),
+            _ => Ok(None),
+        }
+    };
     let natt = matches!(a.proto, SaProto::EspUdp { .. });
     let oa = match &a.proto {
         SaProto::EspUdp { oa: Some(h) } => Some(resolve(h, 0, None, r)?[0]),
         _ => None,
     };
     let pairs = pairs(&a.src, &a.dst, a.opts, r)?;
+    let (mut enc_key, mut auth_key) = (key(&a.algs.enc)?, key(&a.algs.auth)?);
     let satype = a.proto.satype();
     let mut out = Vec::with_capacity(pairs.len());
-    for (s, d) in pairs {
+    let last = pairs.len().saturating_sub(1);
+    for (i, (s, d)) in pairs.into_iter().enumerate() {
+        // The last address pair takes the keys; any before it get copies.
+        let take = |k: &mut Option<Key>| if i == last { k.take() } else { k.clone() };
+        let (enc, auth) = (take(&mut enc_key), take(&mut auth_key));
         // Two keys, SA, SA2 and two addresses, plus one to spare; lifetimes, a security
         // context or NAT-T grow it.
         let mut ext = Vec::with_capacity(7);
         if satype == SaType::Esp {
-            let key = a
-                .algs
-                .enc
-                .as_ref()
-                .and_then(|e| e.key.clone())
-                .unwrap_or_else(Key::empty);
-            ext.push(Extension::Key(ExtType::KeyEncrypt, key));
+            ext.push(Extension::Key(
+                ExtType::KeyEncrypt,
+                enc.unwrap_or_else(Key::empty),
+            ));
         }
-        if let Some(auth) = &a.algs.auth {
-            match &auth.key {
-                Some(k) => ext.push(Extension::Key(ExtType::KeyAuth, k.clone())),
+        if a.algs.auth.is_some() {
+            match auth {
+                Some(k) => ext.push(Extension::Key(ExtType::KeyAuth, k)),
                 None if satype == SaType::Ah => {
                     ext.push(Extension::Key(ExtType::KeyAuth, Key::empty()))
                 }

@@ -251,6 +251,11 @@ impl Script {
         self.secrets.get_or_init(|| parser::key_spans(&self.source))
     }
 
+    /// The script's text.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
     /// Every valid statement, parsed again one at a time (the parse that made this script
     /// may have kept only some of them).
     pub fn statements_again(&self) -> parser::Statements<'_> {
@@ -267,7 +272,7 @@ impl Script {
     ) -> Option<Result<Vec<Request>, Diagnostic>> {
         let stmt = self.statements.get(index)?;
         Some(
-            lower::lower(stmt, opts, resolver)
+            lower::lower(stmt, &self.source, opts, resolver)
                 .map_err(|e| self.diagnostic(Severity::Error, e.span, e.message)),
         )
     }

@@ -49,7 +49,6 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 
 use pfkey::alg::{self, AlgKind, KeyBits, Usability};
-use pfkey::repr::Key;
 use pfkey::wire::{Direction, Level, Mode, PolicyType, SaType, IPSEC_MANUAL_REQID_MAX};
 use zeroize::Zeroizing;
 
@@ -1501,17 +1500,21 @@ impl<'s> Parser<'s> {
     }
 
     /// A key: `0x…` hex (odd digit counts get a leading zero nibble, as setkey does) or a
-    /// quoted string (its raw bytes); checked against the algorithm's sizes.
-    fn key(&mut self, alg: &alg::Algorithm, opt: &str, kw: &str, ks: Span) -> PResult<Key> {
+    /// quoted string (its raw bytes); checked against the algorithm's sizes, and left in
+    /// the source (see [`KeyText`]).
+    fn key(&mut self, alg: &alg::Algorithm, opt: &str, kw: &str, ks: Span) -> PResult<KeyText> {
         // Formatted only when a message needs it.
         let sizes = &alg.key_bits;
         let Some(t) = self.peek() else {
             return Err(self.unterminated(kw, ks));
         };
-        let mut bytes: Zeroizing<Vec<u8>> = match t.kind {
+        let (form, len) = match t.kind {
             TokenKind::Str => {
                 self.pos += 1;
-                Zeroizing::new(self.src.as_bytes()[t.span.start + 1..t.span.end - 1].to_vec())
+                (
+                    KeyForm::Quoted,
+                    (t.span.end - t.span.start).saturating_sub(2),
+                )
             }
             TokenKind::Word => {
                 let w = self.text(t);
@@ -1547,17 +1550,13 @@ impl<'s> Parser<'s> {
                 if hex.is_empty() {
                     return Err(self.error(t.span, "'0x' needs hex digits after it"));
                 }
-                let Some(bytes) = decode_hex_padded(hex) else {
-                    let i = hex
-                        .bytes()
-                        .position(|b| !b.is_ascii_hexdigit())
-                        .unwrap_or(0);
+                if let Some(i) = first_non_hex(hex) {
                     let at = t.span.start + 2 + i;
                     return Err(self.error(
                         Span::new(at, at + 1),
                         "not a hex digit: a 0x key takes only 0-9 and a-f",
                     ));
-                };
+                }
                 if hex.len() % 2 == 1 {
                     self.warn(
                         t.span,
@@ -1568,18 +1567,19 @@ impl<'s> Parser<'s> {
                         ),
                     );
                 }
-                bytes
+                (KeyForm::Hex, hex.len().div_ceil(2))
             }
             TokenKind::Invalid => return Err(Fail),
             _ => return Err(self.missing(&format!("the {} key ({sizes})", alg.name), kw, ks)),
         };
-        let bits = bytes.len() as u64 * 8;
+        let bits = len as u64 * 8;
         if let Err(e) = alg.check_key_bits(u32::try_from(bits).unwrap_or(u32::MAX)) {
             return Err(self.error(t.span, format!("invalid key length: {e}")));
         }
-        // Moved, not copied: `Key` zeroizes it from here on.
-        Key::new(std::mem::take(&mut *bytes))
-            .map_err(|_| self.error(t.span, "key too long for PF_KEY (at most 8191 bytes)"))
+        if bits > u64::from(u16::MAX) {
+            return Err(self.error(t.span, "key too long for PF_KEY (at most 8191 bytes)"));
+        }
+        Ok(KeyText { span: t.span, form })
     }
 
     fn check_sa(&mut self, proto: &SaProto, algs: &Algorithms, at: Span) -> PResult<()> {
@@ -2320,10 +2320,25 @@ impl<'s> Parser<'s> {
 /// The placeholder `pfkey save --redact` writes instead of a key; it never parses as one.
 pub const REDACTED_KEY: &str = "<redacted>";
 
+/// Where the first byte that is not a hex digit is, if any: eight bytes at a time.
+fn first_non_hex(hex: &str) -> Option<usize> {
+    let b = hex.as_bytes();
+    let (eights, _) = b.as_chunks::<8>();
+    let clean = eights
+        .iter()
+        .take_while(|e| hex8(u64::from_le_bytes(**e)).is_some())
+        .count()
+        * 8;
+    b[clean..]
+        .iter()
+        .position(|c| !c.is_ascii_hexdigit())
+        .map(|i| clean + i)
+}
+
 /// Hex digits to bytes, with a leading zero nibble for an odd count (setkey's rule); `None`
 /// if any byte is not a hex digit. Eight digits at a time (keys are long), the rest one
 /// by one.
-fn decode_hex_padded(hex: &str) -> Option<Zeroizing<Vec<u8>>> {
+pub(super) fn decode_hex_padded(hex: &str) -> Option<Zeroizing<Vec<u8>>> {
     let b = hex.as_bytes();
     let (head, pairs) = b.split_at(b.len() % 2);
     // Allocated once, written in order: no reallocation can leave a copy of the key behind.
@@ -2607,6 +2622,19 @@ mod tests {
                 k[at] = bad;
                 let s = String::from_utf8_lossy(&k).into_owned();
                 assert_eq!(decode_hex_padded(&s), None, "{s:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_first_non_hex_byte_is_found_at_any_place() {
+        assert_eq!(first_non_hex("0123456789abcdefABCDEF"), None);
+        for len in 1..30 {
+            for at in 0..len {
+                let mut k: Vec<u8> = (0..len).map(|i| b"0123456789abcdef"[i % 16]).collect();
+                k[at] = b'g';
+                let s = String::from_utf8(k).unwrap();
+                assert_eq!(first_non_hex(&s), Some(at), "{s}");
             }
         }
     }

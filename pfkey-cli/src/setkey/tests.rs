@@ -2340,13 +2340,15 @@ fn keys_never_appear_in_debug_output() {
         !debug.contains("SECRET") && !debug.contains("83, 69, 67"),
         "{debug}"
     );
-    assert!(debug.contains("redacted"), "{debug}");
+    // The syntax tree holds where the keys are, not the keys.
+    assert!(debug.contains("KeyText"), "{debug}");
     let m = one(src);
     let debug = format!("{m:?}");
     assert!(
         !debug.contains("222, 173") && !debug.contains("83, 69, 67"),
         "{debug}"
     );
+    assert!(debug.contains("redacted"), "{debug}");
 }
 
 #[test]
@@ -2568,4 +2570,24 @@ fn statements_that_lower_infallibly_lower_without_a_resolver() {
         assert!(!s.has_errors(), "{src}: {:?}", s.diagnostics);
         assert!(!lower::lowers_infallibly(&s.statements[0]), "{src}");
     }
+}
+
+#[test]
+fn keys_are_decoded_from_the_script_they_were_parsed_from() {
+    let src = "add 10.0.0.1 10.0.0.2 esp 1 -E aes-cbc 0x1111111111111111111111111111111 \
+               -A hmac-md5 \"0123456789a;#\nbc\" ;";
+    let s = script_ok(src);
+    let Command::Add(a) = &s.statements[0].command else {
+        panic!()
+    };
+    let enc = a.algs.enc.as_ref().and_then(|e| e.key).unwrap();
+    let auth = a.algs.auth.as_ref().and_then(|e| e.key).unwrap();
+    let mut want = [0x11; 16];
+    want[0] = 0x01;
+    assert_eq!(enc.decode(src).unwrap().data[..], want);
+    assert_eq!(auth.decode(src).unwrap().data[..], b"0123456789a;#\nbc"[..]);
+    assert_eq!(auth.decode(src).unwrap().bits, 128);
+    // Another text at those places is not a key.
+    assert!(enc.decode("add").is_none());
+    assert!(auth.decode(&src.replace('"', "'")).is_none());
 }

@@ -181,12 +181,13 @@ fn is_plain(t: MsgType) -> bool {
 /// The script's statements in batches, in order, each statement with the requests
 /// compiling kept for it (by statement index; none for a statement that
 /// [`lowers_infallibly`]). Each statement is dropped once prepared.
-pub(super) fn batches(
-    statements: impl Iterator<Item = Statement>,
+pub(super) fn batches<'s>(
+    statements: impl Iterator<Item = Statement> + 's,
+    src: &'s str,
     kept: Vec<(usize, Vec<Request>)>,
     opts: LowerOptions,
     total: usize,
-) -> impl Iterator<Item = Batch> {
+) -> impl Iterator<Item = Batch> + 's {
     let mut kept = kept.into_iter().peekable();
     let mut todo = statements
         .enumerate()
@@ -211,7 +212,7 @@ pub(super) fn batches(
             let Some((index, (stmt, kept))) = todo.next() else {
                 break;
             };
-            let steps = requests(&stmt, kept, &opts).map(|reqs| b.add(reqs));
+            let steps = requests(&stmt, src, kept, &opts).map(|reqs| b.add(reqs));
             b.statements.push(Prepared {
                 index,
                 span: stmt.span,
@@ -227,12 +228,13 @@ pub(super) fn batches(
 /// [`lowers_infallibly`] (`None` if neither, which compiling rules out).
 fn requests(
     stmt: &Statement,
+    src: &str,
     kept: Option<Vec<Request>>,
     opts: &LowerOptions,
 ) -> Option<Vec<Request>> {
     match kept {
         Some(reqs) => Some(reqs),
-        None if lowers_infallibly(stmt) => lower::lower(stmt, opts, &SystemResolver).ok(),
+        None if lowers_infallibly(stmt) => lower::lower(stmt, src, opts, &SystemResolver).ok(),
         None => None,
     }
 }

@@ -611,7 +611,14 @@ fn statements_the_preparer_never_delivered_are_an_internal_error_not_a_skip() {
     let mut exec = executor(&table, false);
     let mut out = output();
     // Only the first batch arrives.
-    let first = prepare::batches(statements, requests, LowerOptions::default(), total).take(1);
+    let first = prepare::batches(
+        statements,
+        script.source(),
+        requests,
+        LowerOptions::default(),
+        total,
+    )
+    .take(1);
     let flow = exec.run_batches(&script, total, first, &mut out).unwrap();
     assert_eq!(flow, Flow::Stop);
     assert_eq!(exec.first_failure, Some(Exit::Internal));
