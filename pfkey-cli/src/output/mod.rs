@@ -15,8 +15,6 @@ use std::io::{self, Write};
 use std::os::fd::AsFd;
 use std::sync::atomic::{compiler_fence, Ordering};
 
-use zeroize::Zeroize;
-
 use crate::cli::Cli;
 
 /// The output format chosen on the command line.
@@ -121,7 +119,7 @@ impl<W: Write> WipingWriter<W> {
             // A plain fill (one memset), not Zeroize's byte-at-a-time volatile stores,
             // which cost ~60 us per 8 KiB under emulation. The buffer stays allocated and
             // is written again, so the stores cannot be dropped as dead; the fence keeps
-            // them before its next use. Dropping wipes with Zeroize.
+            // them before its next use. Dropping wipes with pfkey::wipe.
             used.fill(0);
             compiler_fence(Ordering::SeqCst);
         }
@@ -194,7 +192,7 @@ impl<W: Write> Drop for WipingWriter<W> {
     fn drop(&mut self) {
         let _ = self.inner.write_all(&self.buf[..self.used]);
         if self.wipe {
-            self.buf.zeroize();
+            pfkey::wipe::wipe(&mut self.buf[..]);
         }
     }
 }

@@ -63,10 +63,6 @@ const fn is_delimiter(b: u8) -> bool {
     matches!(b, b';' | b'#' | b'"' | b'/' | b'[' | b']')
 }
 
-fn is_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
-}
-
 /// Which bytes may be part of a word, one table lookup per byte (words are most of a
 /// script's bytes: keys, addresses).
 const WORD_BYTES: [bool; 256] = {
@@ -110,8 +106,9 @@ const fn non_word_lanes(v: u64) -> u64 {
         | zero_lanes(v ^ lanes(b']'))
 }
 
-/// Where the word that starts at `i` ends: eight bytes per step (words are most of a
+/// Where the word that goes on at `i` ends: eight bytes per step (words are most of a
 /// script's bytes: keys and addresses), then one at a time.
+#[inline]
 fn word_end(bytes: &[u8], mut i: usize) -> usize {
     while let Some(chunk) = bytes.get(i..).and_then(|b| b.first_chunk::<8>()) {
         let m = non_word_lanes(u64::from_le_bytes(*chunk));
@@ -143,10 +140,10 @@ pub fn tokenize(src: &str) -> (Vec<Token>, Vec<LexError>) {
 #[derive(Debug, Clone)]
 pub struct Lexer<'s> {
     src: &'s str,
+    /// `src[..end]` as bytes.
+    bytes: &'s [u8],
     /// The next byte to look at.
     i: usize,
-    /// Where this lexer stops (at most `src.len()`).
-    end: usize,
     /// No token since the last newline (or since `start`).
     at_line_start: bool,
 }
@@ -162,8 +159,8 @@ impl<'s> Lexer<'s> {
         };
         Lexer {
             src,
+            bytes: src.as_bytes().get(..end).unwrap_or(src.as_bytes()),
             i,
-            end: end.min(src.len()),
             at_line_start: true,
         }
     }
@@ -171,28 +168,37 @@ impl<'s> Lexer<'s> {
     /// The next token, or `None` at the end; lexical errors are added to `errors` (and
     /// leave an [`TokenKind::Invalid`] token).
     pub fn next_token(&mut self, errors: &mut Vec<LexError>) -> Option<Token> {
-        let bytes = self.src.as_bytes().get(..self.end).unwrap_or_default();
+        let bytes = self.bytes;
         let mut i = self.i;
-        loop {
+        // Whitespace and comments.
+        let b = loop {
             let b = *bytes.get(i)?;
             match b {
+                b' ' | b'\t' | b'\r' | 0x0b | 0x0c => i += 1,
                 b'\n' => {
                     self.at_line_start = true;
                     i += 1;
                 }
-                b' ' | b'\t' | b'\r' | 0x0b | 0x0c => i += 1,
                 b'#' => {
-                    i = bytes[i..]
-                        .iter()
-                        .position(|&c| c == b'\n')
+                    i = bytes
+                        .get(i..)
+                        .and_then(|rest| rest.iter().position(|&c| c == b'\n'))
                         .map_or(bytes.len(), |n| i + n);
                 }
-                _ => break,
+                _ => break b,
             }
-        }
+        };
         let line_start = std::mem::replace(&mut self.at_line_start, false);
-        let b = bytes[i];
         let start = i;
+        // Words first: most tokens are.
+        if is_word_byte(b) {
+            self.i = word_end(bytes, i + 1);
+            return Some(Token {
+                kind: TokenKind::Word,
+                span: Span::new(start, self.i),
+                line_start,
+            });
+        }
         let kind = match b {
             b';' => TokenKind::Semi,
             b'/' => TokenKind::Slash,
@@ -214,19 +220,11 @@ impl<'s> Lexer<'s> {
                     TokenKind::Invalid
                 }
             },
-            _ if is_word_byte(b) => {
-                self.i = word_end(bytes, i);
-                return Some(Token {
-                    kind: TokenKind::Word,
-                    span: Span::new(start, self.i),
-                    line_start,
-                });
-            }
             _ => {
                 // A control character or the first byte of a non-ASCII character.
                 let ch = self
                     .src
-                    .get(i..self.end)
+                    .get(i..bytes.len())
                     .and_then(|s| s.chars().next())
                     .unwrap_or('\u{fffd}');
                 let len = ch.len_utf8().max(1);
