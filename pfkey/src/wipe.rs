@@ -29,7 +29,7 @@ mod tests {
 
     #[test]
     fn every_byte_is_wiped_at_every_alignment_and_length() {
-        let mut buf = vec![0xA5u8; 200];
+        let mut buf = [0xA5u8; 200];
         for start in 0..16 {
             for len in 0..(200 - start) {
                 buf.fill(0xA5);
