@@ -3,11 +3,15 @@
 //!
 //! # How a script runs
 //!
-//! 1. **Compile** every file first: parse it ([`crate::setkey::parse`]) and translate every
-//!    statement into its requests ([`crate::setkey::Script::lower_statement`], host names
-//!    resolved). Any error in any file is reported, all of them, and nothing is sent
-//!    (exit 65). No socket is opened before this succeeds, so a bad script is reported the
-//!    same way on a kernel without PF_KEY.
+//! 1. **Compile** every file first: parse it ([`crate::setkey::parse_owned`]) and translate
+//!    every statement that needs the outside world into its requests
+//!    ([`crate::setkey::Script::lower_statement`], host names resolved). Any error in any
+//!    file is reported, all of them, and nothing is sent (exit 65). No socket is opened
+//!    before this succeeds, so a bad script is reported the same way on a kernel without
+//!    PF_KEY. The parsed statements are not kept: a statement that
+//!    [`lowers_infallibly`] (an `add` between numeric addresses, most of a long script) is
+//!    checked and dropped, and parsed again when its turn comes (so a 100,000-statement
+//!    script is held as its text, not as 100,000 syntax trees).
 //! 2. **Execute** the statements in order through one [`Client`], opened on first use (exit
 //!    69 without af_key, 77 without privilege). Every request gets the client's sequence
 //!    number and pid and waits for its own reply (setkey sends `seq 0` and takes whatever
@@ -15,8 +19,8 @@
 //!    addresses (af_key's DELETE needs an SPI). `get`, `getspi`, `dump` and `spddump` print
 //!    what the kernel answers as `setkey -D`/`-DP` do (keys hidden unless `--show-keys`;
 //!    JSON lines with `--json`); everything else is silent on success. Statements are
-//!    translated and encoded a batch ahead of their turn, on a second thread for a long
-//!    script ([`prepare`]), so that this work overlaps with the kernel's.
+//!    parsed again, translated and encoded a batch ahead of their turn, on a second thread
+//!    for a long script ([`prepare`]), so that this work overlaps with the kernel's.
 //! 3. A statement the kernel refuses is reported with its file, line and source line, the
 //!    client's words for the error, and what the parser already knew about it (e.g. the
 //!    May-2023 kernel change for outbound optional tunnel rules). The first failure stops the

@@ -1,7 +1,8 @@
 //! A script's messages, prepared ahead of their turn.
 //!
-//! Translating a statement into its requests, encoding their messages and dropping the
-//! statement (wiping its keys) cost more than the client's share of sending them, and
+//! Parsing a statement again (compiling checked it but kept only the statements it had to
+//! translate early), translating it into its requests, encoding their messages and
+//! dropping them (wiping their keys) cost more than the client's share of sending them, and
 //! af_key does its work inside `send()`. So on a script of [`PIPELINE_MIN`] statements or
 //! more, a second thread takes the statements and prepares them a batch ahead of the
 //! thread that sends them, and the two overlap with the kernel's work instead of adding
