@@ -69,7 +69,6 @@ pub mod socket;
 pub mod sockpolicy;
 pub mod sys;
 pub mod transport;
-pub mod wipe;
 pub mod wire;
 pub mod xfrm;
 

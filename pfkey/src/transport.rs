@@ -139,14 +139,14 @@ impl MsgBuf {
     /// the bytes cut off.
     pub fn truncate(&mut self, n: usize) {
         if n < self.len {
-            crate::wipe::wipe(&mut self.data[n..self.len]);
+            self.data[n..self.len].zeroize();
             self.len = n;
         }
     }
 
     /// Wipes the current message; the buffer keeps its capacity.
     pub fn clear(&mut self) {
-        crate::wipe::wipe(&mut self.data[..self.len]);
+        self.data[..self.len].zeroize();
         self.len = 0;
     }
 
@@ -205,7 +205,7 @@ impl Drop for MsgBuf {
         // is cleared, truncated or outgrown, and `recv` writes only the received
         // length), so wiping the current message wipes everything. Not touching the
         // rest matters: a receive buffer is 512 KiB of mostly untouched zero pages.
-        crate::wipe::wipe(&mut self.data[..self.len]);
+        self.data[..self.len].zeroize();
     }
 }
 

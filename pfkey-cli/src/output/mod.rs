@@ -14,6 +14,7 @@ pub mod time;
 use std::io::{self, Write};
 use std::os::fd::AsFd;
 use std::sync::atomic::{compiler_fence, Ordering};
+use zeroize::Zeroize;
 
 use crate::cli::Cli;
 
@@ -119,7 +120,8 @@ impl<W: Write> WipingWriter<W> {
             // A plain fill (one memset), not Zeroize's byte-at-a-time volatile stores,
             // which cost ~60 us per 8 KiB under emulation. The buffer stays allocated and
             // is written again, so the stores cannot be dropped as dead; the fence keeps
-            // them before its next use. Dropping wipes with pfkey::wipe.
+            // them before its next use. Dropping wipes with Zeroize (on the slice: a fill
+            // behind an optimization barrier, not `Vec`'s element-by-element zeroize).
             used.fill(0);
             compiler_fence(Ordering::SeqCst);
         }
@@ -192,7 +194,7 @@ impl<W: Write> Drop for WipingWriter<W> {
     fn drop(&mut self) {
         let _ = self.inner.write_all(&self.buf[..self.used]);
         if self.wipe {
-            pfkey::wipe::wipe(&mut self.buf[..]);
+            self.buf[..].zeroize();
         }
     }
 }

@@ -22,6 +22,7 @@ use std::ops::Range;
 use pfkey::client::Operation;
 use pfkey::repr::MessageRepr;
 use pfkey::wire::MsgType;
+use zeroize::Zeroize;
 
 use super::{follows_in_as_fwd, policy_dir};
 use crate::setkey::lower::{self, lowers_infallibly};
@@ -147,7 +148,7 @@ impl Arena {
                 _ => room.len(),
             };
             let end = written.min(room.len());
-            pfkey::wipe::wipe(&mut room[..end]);
+            room[..end].zeroize();
         })
     }
 
@@ -160,7 +161,7 @@ impl Arena {
 impl Drop for Arena {
     fn drop(&mut self) {
         let used = self.used.min(self.buf.len());
-        pfkey::wipe::wipe(&mut self.buf[..used]);
+        self.buf[..used].zeroize();
     }
 }
 
