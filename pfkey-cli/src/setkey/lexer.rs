@@ -210,34 +210,15 @@ impl<'s> Lexer<'s> {
                     TokenKind::Str
                 }
                 None => {
-                    errors.push(LexError {
-                        message: "unterminated string: no closing '\"' before the end of the \
-                                  file"
-                            .into(),
-                        span: Span::new(i, i + 1),
-                    });
+                    errors.push(unterminated_string(i));
                     i = bytes.len() - 1;
                     TokenKind::Invalid
                 }
             },
             _ => {
-                // A control character or the first byte of a non-ASCII character.
-                let ch = self
-                    .src
-                    .get(i..bytes.len())
-                    .and_then(|s| s.chars().next())
-                    .unwrap_or('\u{fffd}');
-                let len = ch.len_utf8().max(1);
-                errors.push(LexError {
-                    message: format!(
-                        "unexpected character {} (U+{:04X}); outside quotes the language is \
-                         printable ASCII",
-                        describe_char(ch),
-                        u32::from(ch)
-                    ),
-                    span: Span::new(i, i + len),
-                });
-                i += len - 1;
+                let e = invalid_char(self.src, i, bytes.len());
+                i = e.span.end - 1;
+                errors.push(e);
                 TokenKind::Invalid
             }
         };
@@ -247,6 +228,34 @@ impl<'s> Lexer<'s> {
             span: Span::new(start, self.i),
             line_start,
         })
+    }
+}
+
+/// The error for a `"` at `at` with no closing one (kept out of the token loop).
+#[cold]
+fn unterminated_string(at: usize) -> LexError {
+    LexError {
+        message: "unterminated string: no closing '\"' before the end of the file".into(),
+        span: Span::new(at, at + 1),
+    }
+}
+
+/// The error for a byte at `at` that no token may contain: a control character or the
+/// first byte of a non-ASCII character (kept out of the token loop).
+#[cold]
+fn invalid_char(src: &str, at: usize, end: usize) -> LexError {
+    let ch = src
+        .get(at..end)
+        .and_then(|s| s.chars().next())
+        .unwrap_or('\u{fffd}');
+    let len = ch.len_utf8().max(1);
+    LexError {
+        message: format!(
+            "unexpected character {} (U+{:04X}); outside quotes the language is printable ASCII",
+            describe_char(ch),
+            u32::from(ch)
+        ),
+        span: Span::new(at, at + len),
     }
 }
 
