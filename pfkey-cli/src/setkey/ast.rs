@@ -340,7 +340,7 @@ impl KeyText {
     /// that script.
     pub fn decode(&self, src: &str) -> Option<Key> {
         let text = src.get(self.span.start..self.span.end)?;
-        let bytes = match self.form {
+        let mut bytes = match self.form {
             KeyForm::Hex => {
                 let hex = text
                     .strip_prefix("0x")
@@ -353,7 +353,6 @@ impl KeyText {
             }
         };
         // Moved, not copied: `Key` zeroizes it from here on.
-        let mut bytes = bytes;
         Key::new(std::mem::take(&mut *bytes)).ok()
     }
 }

@@ -341,26 +341,23 @@ pub fn parse(source: &str, file_name: &str) -> Script {
 pub fn parse_owned(mut source: Zeroizing<String>, file_name: &str, keep: parser::Keep) -> Script {
     let source = ScriptText(std::mem::take(&mut *source));
     let parsed = parser::parse_keeping(&source, keep);
-    let secrets = OnceLock::new();
-    if !parsed.diags.is_empty() {
-        let _ = secrets.set(parser::key_spans(&source));
-    }
-    let keys = secrets.get().map_or(&[][..], Vec::as_slice);
-    let mut diagnostics: Vec<Diagnostic> = parsed
-        .diags
-        .into_iter()
-        .map(|d| Diagnostic::new(&source, file_name, d, keys))
-        .collect();
-    diagnostics.sort_by_key(|d| (d.span.start, d.severity));
-    Script {
+    let mut script = Script {
         file: file_name.to_string(),
         statements: parsed.statements,
         indices: parsed.indices,
         count: parsed.count,
-        diagnostics,
+        diagnostics: Vec::new(),
         source,
-        secrets,
-    }
+        secrets: OnceLock::new(),
+    };
+    let mut diagnostics: Vec<Diagnostic> = parsed
+        .diags
+        .into_iter()
+        .map(|d| script.diagnostic(d.severity, d.span, d.message))
+        .collect();
+    diagnostics.sort_by_key(|d| (d.span.start, d.severity));
+    script.diagnostics = diagnostics;
+    script
 }
 
 /// Parses a script: its statements if there is no error, else every diagnostic (warnings

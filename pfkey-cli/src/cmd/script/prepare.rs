@@ -15,7 +15,7 @@
 //! arena) are handed over as [`Request`]s for `Executor::execute`. What runs, in what
 //! order, and what a failure stops are unchanged: preparing is only translating early,
 //! and a translation cannot fail at this point (the statements that compiling did not
-//! translate are those that [`lowers_infallibly`]).
+//! translate are those that [`lowers_infallibly`](lower::lowers_infallibly)).
 
 use std::ops::Range;
 
@@ -25,7 +25,7 @@ use pfkey::wire::MsgType;
 use zeroize::Zeroize;
 
 use super::{follows_in_as_fwd, policy_dir};
-use crate::setkey::lower::{self, lowers_infallibly};
+use crate::setkey::lower;
 use crate::setkey::{Command, LowerOptions, Request, Span, Statement, SystemResolver};
 
 /// Scripts with at least this many statements are prepared on a second thread.
@@ -181,7 +181,7 @@ fn is_plain(t: MsgType) -> bool {
 
 /// The script's statements in batches, in order, each statement with the requests
 /// compiling kept for it (by statement index; none for a statement that
-/// [`lowers_infallibly`]). Each statement is dropped once prepared.
+/// [`lowers_infallibly`](lower::lowers_infallibly)). Each statement is dropped once prepared.
 pub(super) fn batches<'s>(
     statements: impl Iterator<Item = Statement> + 's,
     src: &'s str,
@@ -225,19 +225,16 @@ pub(super) fn batches<'s>(
     })
 }
 
-/// The requests of a statement: those compiling kept, or made now for a statement that
-/// [`lowers_infallibly`] (`None` if neither, which compiling rules out).
+/// The requests of a statement: those compiling kept, or made now (compiling kept the
+/// requests of every statement that does not
+/// [`lowers_infallibly`](lower::lowers_infallibly)); `None` if that failed after all.
 fn requests(
     stmt: &Statement,
     src: &str,
     kept: Option<Vec<Request>>,
     opts: &LowerOptions,
 ) -> Option<Vec<Request>> {
-    match kept {
-        Some(reqs) => Some(reqs),
-        None if lowers_infallibly(stmt) => lower::lower(stmt, src, opts, &SystemResolver).ok(),
-        None => None,
-    }
+    kept.or_else(|| lower::lower(stmt, src, opts, &SystemResolver).ok())
 }
 
 impl Batch {
