@@ -41,8 +41,14 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-/// The commands.
+/// The commands. Each command's own arguments are defined only when it runs (clap's
+/// `defer`): `pfkey -f` does not build the other commands' parsers (a third of its
+/// start-up instructions, and under emulation code that runs once is translated first).
+/// `clap_mangen` and `clap_complete` build them all (`Command::build`), so help, man pages
+/// and completions are unchanged. The argument structs carry plain `//` comments, not doc
+/// comments: a deferred struct's doc comment would replace its command's help text.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Command {
     /// Decode raw PF_KEY messages (binary or hex text) from a file or standard input.
     ///
@@ -186,7 +192,7 @@ pub enum Command {
     Save(SaveArgs),
 }
 
-/// Arguments of `pfkey decode`.
+// Arguments of `pfkey decode`.
 #[derive(Debug, Args)]
 pub struct DecodeArgs {
     /// File to read; standard input when absent or `-`.
@@ -304,7 +310,7 @@ impl ScriptArgs {
     }
 }
 
-/// Arguments of `pfkey check`.
+// Arguments of `pfkey check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Script files; standard input when none is given or for `-`.
@@ -312,7 +318,7 @@ pub struct CheckArgs {
     pub files: Vec<PathBuf>,
 }
 
-/// Arguments of `pfkey save`.
+// Arguments of `pfkey save`.
 #[derive(Debug, Args)]
 pub struct SaveArgs {
     /// Where to write the script; standard output when absent or `-`.

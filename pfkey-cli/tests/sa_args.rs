@@ -665,6 +665,11 @@ fn completions_and_man_pages_are_generated() {
             r.stdout.contains("getspi"),
             "{shell}: subcommands completed"
         );
+        // The commands' own options are deferred (cli::Command): they must be there too.
+        assert!(
+            r.stdout.contains("enc-key"),
+            "{shell}: options of subcommands completed"
+        );
     }
     let r = run(&["man"]);
     assert_eq!(r.code, 0);
@@ -682,6 +687,12 @@ fn completions_and_man_pages_are_generated() {
         &r.stdout[..300.min(r.stdout.len())]
     );
     assert!(r.stdout.contains("enc\\-key"));
+    // The command's own help text, not its argument struct's (cli::Command, defer).
+    assert!(r.stdout.contains("Add a security association (SADB_ADD)"));
+    let r = run(&["update", "--help"]);
+    assert!(r.stdout.starts_with("Change an SA"), "{}", r.stdout);
+    let r = run(&["--help"]);
+    assert!(r.stdout.contains("Show one SA (SADB_GET)"), "{}", r.stdout);
 }
 
 #[test]

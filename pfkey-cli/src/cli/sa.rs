@@ -35,7 +35,7 @@ fn secret(s: &str) -> Result<SecretArg, Infallible> {
     Ok(SecretArg(Zeroizing::new(s.to_owned())))
 }
 
-/// The SA protocol, for commands that name one SA type (`--esp`, `--ah`, `--ipcomp`).
+// The SA protocol, for commands that name one SA type (`--esp`, `--ah`, `--ipcomp`).
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("proto").required(true).args(["esp", "ah", "ipcomp"])))]
 pub struct ProtoArgs {
@@ -50,7 +50,7 @@ pub struct ProtoArgs {
     pub ipcomp: bool,
 }
 
-/// Arguments of `pfkey add` and `pfkey update`.
+// Arguments of `pfkey add` and `pfkey update`.
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("proto").required(true).args(["esp", "ah", "ipcomp"])))]
 #[command(after_long_help = ADD_EXAMPLES)]
@@ -201,7 +201,7 @@ Examples:
       --auth-key random --encap espinudp --sport 4500 --dport 4500 --hard-time 1h --soft-time 50m
   pfkey add --ipcomp --src 10.0.0.1 --dst 10.0.0.2 --spi 0x4001";
 
-/// Arguments of `pfkey get` and `pfkey delete`: one SA's identity.
+// Arguments of `pfkey get` and `pfkey delete`: one SA's identity.
 #[derive(Debug, Args)]
 pub struct SaIdArgs {
     /// The SA type.
@@ -226,7 +226,7 @@ pub struct SaIdArgs {
     pub show_keys: bool,
 }
 
-/// Arguments of `pfkey deleteall`.
+// Arguments of `pfkey deleteall`.
 #[derive(Debug, Args)]
 pub struct DeleteAllArgs {
     /// The SA type.
@@ -240,7 +240,7 @@ pub struct DeleteAllArgs {
     pub dst: String,
 }
 
-/// Arguments of `pfkey flush`.
+// Arguments of `pfkey flush`.
 #[derive(Debug, Args)]
 pub struct FlushArgs {
     /// Which SAs to delete.
@@ -248,7 +248,7 @@ pub struct FlushArgs {
     pub satype: SaTypeArg,
 }
 
-/// Arguments of `pfkey getspi`.
+// Arguments of `pfkey getspi`.
 #[derive(Debug, Args)]
 pub struct GetSpiArgs {
     /// The SA type.
@@ -271,7 +271,7 @@ pub struct GetSpiArgs {
     pub reqid: Option<String>,
 }
 
-/// Arguments of `pfkey dump`.
+// Arguments of `pfkey dump`.
 #[derive(Debug, Args)]
 pub struct DumpArgs {
     /// Which SAs to list.

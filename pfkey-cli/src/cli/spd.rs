@@ -9,8 +9,8 @@
 
 use clap::{ArgGroup, Args, ValueEnum};
 
-/// The traffic a policy applies to (its selector). Used by every command that names a
-/// policy by what it matches.
+// The traffic a policy applies to (its selector). Used by every command that names a
+// policy by what it matches.
 #[derive(Debug, Args)]
 pub struct SelectorArgs {
     /// Source prefix: ADDR/LEN or a single ADDR (IPv4 or IPv6; 0.0.0.0/0 or ::/0 for
@@ -40,7 +40,7 @@ pub struct SelectorArgs {
     pub icmp_code: Option<String>,
 }
 
-/// Arguments of `pfkey spdadd` and `pfkey spdupdate`.
+// Arguments of `pfkey spdadd` and `pfkey spdupdate`.
 #[derive(Debug, Args)]
 #[command(after_long_help = SPDADD_HELP)]
 pub struct SpdAddArgs {
@@ -91,8 +91,8 @@ Examples:
       --priority high --tmpl esp/transport//require
   pfkey spdadd --src ::/0 --dst ::/0 --proto icmp6 --icmp-type 135 --dir in --action bypass";
 
-/// Arguments of `pfkey spddelete` and `pfkey spdget`: a policy by selector and
-/// direction, or by id.
+// Arguments of `pfkey spddelete` and `pfkey spdget`: a policy by selector and
+// direction, or by id.
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("which").required(true).args(["id", "dir"])))]
 pub struct SpdRefArgs {
@@ -110,7 +110,7 @@ pub struct SpdRefArgs {
     pub format: Option<PolicyFormat>,
 }
 
-/// Arguments of `pfkey spddump`.
+// Arguments of `pfkey spddump`.
 #[derive(Debug, Args)]
 pub struct SpdDumpArgs {
     /// Output format: a text block per policy, JSON Lines (JSON.md, "Policy"; the same as

@@ -4,7 +4,7 @@
 use clap::{Args, ValueEnum};
 use clap_complete::Shell;
 
-/// Arguments of `pfkey algorithms`.
+// Arguments of `pfkey algorithms`.
 #[derive(Debug, Args)]
 pub struct AlgorithmsArgs {
     /// Which algorithms: those an SA of this type uses (esp: encryption and
@@ -26,7 +26,7 @@ pub enum AlgTypeArg {
     All,
 }
 
-/// Arguments of `pfkey monitor`.
+// Arguments of `pfkey monitor`.
 #[derive(Debug, Args)]
 pub struct MonitorArgs {
     /// Print key material (ADD and UPDATE carry keys). Hidden by default.
@@ -34,7 +34,7 @@ pub struct MonitorArgs {
     pub show_keys: bool,
 }
 
-/// Arguments of `pfkey completions`.
+// Arguments of `pfkey completions`.
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
     /// The shell to write completions for.
@@ -42,7 +42,7 @@ pub struct CompletionsArgs {
     pub shell: Shell,
 }
 
-/// Arguments of `pfkey man`.
+// Arguments of `pfkey man`.
 #[derive(Debug, Args)]
 pub struct ManArgs {
     /// The command whose page to write (`add`, `dump`, …); none: pfkey(1) itself.
