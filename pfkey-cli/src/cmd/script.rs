@@ -38,6 +38,7 @@
 
 use std::io::{self, IsTerminal, Read, Write};
 use std::path::Path;
+use std::sync::Arc;
 
 use pfkey::client::{self, Client, FromMessage};
 use pfkey::message::Message;
@@ -665,6 +666,8 @@ pub struct Executor<T: Transport> {
     pub first_failure: Option<Exit>,
     /// Statements not run because of a failure.
     pub skipped: usize,
+    /// The thread that prepares statements ahead of their turn, once started.
+    helper: Option<prepare::Helper>,
 }
 
 /// A received message kept as bytes (dump entries, to print or to match), wiped on drop.
@@ -687,6 +690,7 @@ impl<T: Transport> Executor<T> {
             failed: 0,
             first_failure: None,
             skipped: 0,
+            helper: None,
         }
     }
 
@@ -709,27 +713,39 @@ impl<T: Transport> Executor<T> {
     pub fn run_script(&mut self, c: Compiled, out: &mut Output) -> Result<Flow, Failure> {
         let opts = self.opts.lower;
         let Compiled { script, requests } = c;
-        let statements = script.statements_again();
         let total = script.count;
-        let src = script.source();
-        if total < prepare::PIPELINE_MIN {
-            let batches = prepare::batches(statements, src, requests, opts, total);
-            return self.run_batches(&script, total, batches, out);
+        let script = Arc::new(script);
+        if total >= prepare::PIPELINE_MIN {
+            self.start_helper();
         }
-        std::thread::scope(|scope| {
-            // One batch in hand and one waiting: the preparer stays ahead without
-            // holding more of the script's keys than that.
-            let (tx, rx) = std::sync::mpsc::sync_channel(1);
-            scope.spawn(move || {
-                for b in prepare::batches(statements, src, requests, opts, total) {
-                    if tx.send(b).is_err() {
-                        // The run stopped.
-                        break;
-                    }
+        let kept = match &self.helper {
+            Some(h) => match h.prepare(Arc::clone(&script), requests, opts) {
+                Ok(batches) => {
+                    // The helper is parsing the first batch: open the socket meanwhile
+                    // (an error is met again, and reported, at the first request).
+                    let _ = self.client();
+                    return self.run_batches(&script, total, batches.into_iter(), out);
                 }
-            });
-            self.run_batches(&script, total, rx.into_iter(), out)
-        })
+                Err(kept) => kept,
+            },
+            None => requests,
+        };
+        let batches = prepare::batches(
+            script.statements_again(),
+            script.source(),
+            kept,
+            opts,
+            total,
+        );
+        self.run_batches(&script, total, batches, out)
+    }
+
+    /// Starts the thread that prepares statements ahead of their turn (if it is not
+    /// running): a script runs with it if it was started or if the script is long.
+    pub fn start_helper(&mut self) {
+        if self.helper.is_none() {
+            self.helper = prepare::Helper::spawn();
+        }
     }
 
     /// Runs the prepared statements of `script` (its `total` statements taken out).

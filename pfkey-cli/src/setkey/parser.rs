@@ -125,7 +125,12 @@ pub fn parse(src: &str) -> Parsed {
 /// is the same as a parse in one piece, which is what is done whenever a chunk finds
 /// anything wrong, so that diagnostics never depend on where the chunks were cut.
 pub fn parse_keeping(src: &str, keep: Keep) -> Parsed {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS));
+    // Asking how many CPUs there are reads /proc/self/cgroup: only when it matters.
+    let threads = if src.len() >= 2 * MIN_CHUNK_BYTES {
+        std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS))
+    } else {
+        1
+    };
     if let Some(pieces) = parse_chunks(src, keep, threads) {
         return join(pieces);
     }

@@ -7,7 +7,8 @@
 //! more, a second thread takes the statements and prepares them a batch ahead of the
 //! thread that sends them, and the two overlap with the kernel's work instead of adding
 //! to it. Shorter scripts are prepared on the sending thread, a batch at a time, by the
-//! same code.
+//! same code. The second thread is a [`Helper`], started with the first long script and kept
+//! for the next ones; the sender opens its socket while the helper prepares the first batch.
 //!
 //! A *plain* request — one whose reply says only whether it worked — is encoded into
 //! the batch's [`Arena`] and sent with [`pfkey::Client::request_built`]; the others
@@ -18,6 +19,9 @@
 //! translate are those that [`lowers_infallibly`](lower::lowers_infallibly)).
 
 use std::ops::Range;
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
 
 use pfkey::client::Operation;
 use pfkey::repr::MessageRepr;
@@ -26,7 +30,7 @@ use zeroize::Zeroize;
 
 use super::{follows_in_as_fwd, policy_dir};
 use crate::setkey::lower;
-use crate::setkey::{Command, LowerOptions, Request, Span, Statement, SystemResolver};
+use crate::setkey::{Command, LowerOptions, Request, Script, Span, Statement, SystemResolver};
 
 /// Scripts with at least this many statements are prepared on a second thread.
 pub(super) const PIPELINE_MIN: usize = 64;
@@ -235,6 +239,92 @@ fn requests(
     opts: &LowerOptions,
 ) -> Option<Vec<Request>> {
     kept.or_else(|| lower::lower(stmt, src, opts, &SystemResolver).ok())
+}
+
+/// The second thread: prepares the batches of one script after another, each a batch
+/// ahead of the sender (one batch in hand and one waiting, so that it holds no more of a
+/// script's keys than that). Dropping it ends the thread and waits for it.
+pub(super) struct Helper {
+    jobs: Option<mpsc::Sender<Job>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// A script to prepare, and where its batches go.
+struct Job {
+    script: Arc<Script>,
+    kept: Vec<(usize, Vec<Request>)>,
+    opts: LowerOptions,
+    batches: SyncSender<Batch>,
+}
+
+impl Helper {
+    /// Starts the thread; `None` if the system cannot (the sender then prepares).
+    pub(super) fn spawn() -> Option<Helper> {
+        let (jobs, rx) = mpsc::channel::<Job>();
+        let thread = std::thread::Builder::new()
+            .name("pfkey-prepare".into())
+            .spawn(move || {
+                for job in rx {
+                    let Job {
+                        script,
+                        kept,
+                        opts,
+                        batches: tx,
+                    } = job;
+                    let all = batches(
+                        script.statements_again(),
+                        script.source(),
+                        kept,
+                        opts,
+                        script.count,
+                    );
+                    for b in all {
+                        if tx.send(b).is_err() {
+                            // The run stopped.
+                            break;
+                        }
+                    }
+                }
+            })
+            .ok()?;
+        Some(Helper {
+            jobs: Some(jobs),
+            thread: Some(thread),
+        })
+    }
+
+    /// Hands `script` over (with the requests compiling kept for it): its batches, in
+    /// order, as they are prepared. Gives `kept` back if the thread is gone.
+    pub(super) fn prepare(
+        &self,
+        script: Arc<Script>,
+        kept: Vec<(usize, Vec<Request>)>,
+        opts: LowerOptions,
+    ) -> Result<Receiver<Batch>, Vec<(usize, Vec<Request>)>> {
+        let Some(jobs) = &self.jobs else {
+            return Err(kept);
+        };
+        let (tx, rx) = mpsc::sync_channel(1);
+        let job = Job {
+            script,
+            kept,
+            opts,
+            batches: tx,
+        };
+        jobs.send(job).map(|()| rx).map_err(|e| e.0.kept)
+    }
+}
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        // Closing the queue ends the thread once its current script is done (a stopped
+        // run's is: its receiver is gone).
+        self.jobs = None;
+        if let Some(t) = self.thread.take() {
+            // A panic there was already seen by the sender as batches that never came.
+            let _ = t.join();
+        }
+    }
 }
 
 impl Batch {

@@ -625,3 +625,39 @@ fn statements_the_preparer_never_delivered_are_an_internal_error_not_a_skip() {
     assert_eq!(exec.run + exec.skipped, total);
     assert!(exec.run > 0 && exec.skipped > 0);
 }
+
+#[test]
+fn the_helper_prepares_one_script_after_another_even_after_a_stop() {
+    let table = Rc::new(RefCell::new(Table::default()));
+    table
+        .borrow_mut()
+        .refuse_spi
+        .push((0x1000 + 100, libc::EINVAL as u8));
+    let mut exec = executor(&table, false);
+    let mut out = output();
+    // Started beforehand, as an earlier long script would have.
+    exec.start_helper();
+    assert!(exec.helper.is_some());
+    assert_eq!(
+        exec.run_script(compiled(&long_script(700)), &mut out)
+            .unwrap(),
+        Flow::Stop
+    );
+    assert_eq!(sent(&table), long_script_log(101));
+    // The helper dropped the stopped script's batches and takes the next one; a short
+    // script runs through it too, once it is running.
+    table.borrow_mut().refuse_spi.clear();
+    table.borrow_mut().log.clear();
+    let next = long_script(700).replace("0x1", "0x3");
+    assert_eq!(
+        exec.run_script(compiled(&next), &mut out).unwrap(),
+        Flow::Continue
+    );
+    assert_eq!(table.borrow().log.len(), long_script_log(700).len());
+    table.borrow_mut().log.clear();
+    assert_eq!(
+        exec.run_script(compiled(ADD3), &mut out).unwrap(),
+        Flow::Continue
+    );
+    assert_eq!(table.borrow().log.len(), 3);
+}
