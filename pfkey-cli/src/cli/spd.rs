@@ -62,6 +62,8 @@ pub struct SpdAddArgs {
     /// PROTO/MODE/[OUTER-SRC-OUTER-DST]/[LEVEL], as in setkey. PROTO: esp, ah, ipcomp;
     /// MODE: transport, tunnel (which needs the endpoints); LEVEL: require (the default),
     /// use, unique, unique:REQID, default.
+    // The help text is clap's: its brackets are setkey's syntax, not rustdoc links.
+    #[allow(rustdoc::broken_intra_doc_links)]
     #[arg(long = "tmpl", value_name = "RULE", help_heading = "Policy")]
     pub tmpl: Vec<String>,
 }
