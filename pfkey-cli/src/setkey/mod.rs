@@ -300,7 +300,8 @@ impl Script {
         }
     }
 
-    /// 1-based line of the `;` that ends statement `index` (setkey reports that line).
+    /// 1-based line of the `;` that ends `statements[index]` (setkey reports that line). The
+    /// index is into the kept statements, not among all of them (see [`Script::indices`]).
     pub fn statement_line(&self, index: usize) -> Option<usize> {
         let s = self.statements.get(index)?;
         Some(line_col(&self.source, s.span.end.saturating_sub(1)).0)
