@@ -7,6 +7,7 @@
 //!
 //! ```text
 //! pfkey-bench run [--sizes 1000,10000] [--reps 3] [--latency 20] [--dir /tmp/bench]
+//! pfkey-bench ab [--sizes 1000] [--reps 20] [--dir /tmp/bench] PFKEY-BINARY…
 //! pfkey-bench floor-add N | floor-dump | floor-flush | lib-add N | lib-dump
 //! pfkey-bench measure [--stdout FILE] [--stdin FILE] -- CMD ARGS…
 //! ```
@@ -23,6 +24,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("run") => run(&args[1..]),
+        Some("ab") => ab(&args[1..]),
         Some("floor-add") => {
             arg_n(&args).and_then(|n| floor::add(n).map_err(|e| format!("floor add: {e}")))
         }
@@ -34,7 +36,7 @@ fn main() -> ExitCode {
         Some("lib-add") => arg_n(&args).and_then(lib_add),
         Some("measure") => measure(&args[1..]),
         _ => Err(
-            "usage: pfkey-bench run|floor-add N|floor-dump|floor-flush|lib-add N|lib-dump|measure"
+            "usage: pfkey-bench run|ab|floor-add N|floor-dump|floor-flush|lib-add N|lib-dump|measure"
                 .into(),
         ),
     };
@@ -230,6 +232,8 @@ struct Opts {
     dir: PathBuf,
     pfkey: String,
     ip: String,
+    /// `ab`'s builds to compare (arguments that are not options).
+    builds: Vec<String>,
 }
 
 fn parse_opts(args: &[String]) -> Result<Opts, String> {
@@ -240,9 +244,15 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
         dir: PathBuf::from("/tmp/pfkey-bench"),
         pfkey: std::env::var("PFKEY_BIN").unwrap_or_else(|_| "pfkey".into()),
         ip: std::env::var("PFKEY_LAB_IP").unwrap_or_else(|_| "ip".into()),
+        builds: Vec::new(),
     };
     let mut i = 0;
     while i < args.len() {
+        if !args[i].starts_with("--") {
+            o.builds.push(args[i].clone());
+            i += 1;
+            continue;
+        }
         let v = args
             .get(i + 1)
             .ok_or_else(|| format!("{} needs a value", args[i]))?;
@@ -393,6 +403,53 @@ fn run(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// `ab`: `pfkey -f` of the workload's script by each of several builds of `pfkey`, and the
+/// floor, interleaved run by run in one boot (a build's placement of hot code changes its
+/// speed under emulation, and boots differ, so builds are only compared this way). Each
+/// run starts on an empty SAD and a quiet kernel; the table gives medians and × floor.
+fn ab(args: &[String]) -> Result<(), String> {
+    let mut o = parse_opts(args)?;
+    if o.builds.is_empty() {
+        return Err("ab: name at least one pfkey binary to measure".into());
+    }
+    if !args.iter().any(|a| a == "--reps") {
+        o.reps = 20;
+    }
+    if !args.iter().any(|a| a == "--sizes") {
+        o.sizes = vec![1000];
+    }
+    std::fs::create_dir_all(&o.dir).map_err(|e| e.to_string())?;
+    let me = me();
+    let me = me.to_str().ok_or("non-UTF-8 path")?;
+    let flush = o.builds[0].as_str();
+    let mut rows: Vec<(u32, String, Stat, Option<Duration>)> = Vec::new();
+    for &n in &o.sizes {
+        let script = o.dir.join(format!("add-{n}.conf"));
+        std::fs::write(&script, workload::setkey_script(n)).map_err(|e| e.to_string())?;
+        let sc = script.to_str().unwrap_or_default();
+        let ns = n.to_string();
+        let mut floor = Vec::new();
+        let mut runs: Vec<Vec<Sample>> = vec![Vec::new(); o.builds.len()];
+        for _ in 0..o.reps {
+            quiet(&[flush, "flush"])?;
+            floor.push(sample(&[me, "floor-add", &ns], None, None)?);
+            for (b, r) in o.builds.iter().zip(&mut runs) {
+                quiet(&[flush, "flush"])?;
+                r.push(sample(&[b, "-f", sc], None, None)?);
+            }
+        }
+        quiet(&[flush, "flush"])?;
+        let f = stat(&floor);
+        let base = f.median;
+        rows.push((n, "floor add".into(), f, Some(base)));
+        for (b, r) in o.builds.iter().zip(&runs) {
+            rows.push((n, format!("{b} -f add"), stat(r), Some(base)));
+        }
+    }
+    print_table(&rows);
+    Ok(())
+}
+
 fn check_count(path: &Path, n: u32) -> Result<(), String> {
     let got = std::fs::read_to_string(path).unwrap_or_default();
     if got.trim() != n.to_string() {
@@ -405,11 +462,12 @@ fn ms(d: Duration) -> String {
     format!("{:.1}", d.as_secs_f64() * 1e3)
 }
 
-fn print_table(rows: &[(u32, &str, Stat, Option<Duration>)]) {
+fn print_table<K: AsRef<str>>(rows: &[(u32, K, Stat, Option<Duration>)]) {
     println!();
     println!("| N | operation | median ms | min–max ms | µs per SA | × floor | peak RSS KiB |");
     println!("|---:|---|---:|---|---:|---:|---:|");
     for (n, k, st, floor) in rows {
+        let k = k.as_ref();
         let ratio = floor
             .filter(|f| !f.is_zero())
             .map(|f| format!("{:.2}", st.median.as_secs_f64() / f.as_secs_f64()))
