@@ -730,19 +730,13 @@ impl<T: Transport> Executor<T> {
             },
             None => requests,
         };
-        let batches = prepare::batches(
-            script.statements_again(),
-            script.source(),
-            kept,
-            opts,
-            total,
-        );
+        let batches = prepare::script_batches(&script, kept, opts);
         self.run_batches(&script, total, batches, out)
     }
 
     /// Starts the thread that prepares statements ahead of their turn (if it is not
     /// running): a script runs with it if it was started or if the script is long.
-    pub fn start_helper(&mut self) {
+    fn start_helper(&mut self) {
         if self.helper.is_none() {
             self.helper = prepare::Helper::spawn();
         }

@@ -14,6 +14,7 @@ pub mod time;
 use std::io::{self, Write};
 use std::os::fd::AsFd;
 use std::sync::atomic::{compiler_fence, Ordering};
+
 use zeroize::Zeroize;
 
 use crate::cli::Cli;

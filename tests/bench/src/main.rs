@@ -236,10 +236,11 @@ struct Opts {
     builds: Vec<String>,
 }
 
-fn parse_opts(args: &[String]) -> Result<Opts, String> {
+/// The options in `args`, starting from `sizes` and `reps` (each command's defaults).
+fn parse_opts(args: &[String], sizes: Vec<u32>, reps: usize) -> Result<Opts, String> {
     let mut o = Opts {
-        sizes: vec![1000, 10_000],
-        reps: 3,
+        sizes,
+        reps,
         latency: 20,
         dir: PathBuf::from("/tmp/pfkey-bench"),
         pfkey: std::env::var("PFKEY_BIN").unwrap_or_else(|_| "pfkey".into()),
@@ -295,7 +296,7 @@ fn stat(samples: &[Sample]) -> Stat {
 }
 
 fn run(args: &[String]) -> Result<(), String> {
-    let o = parse_opts(args)?;
+    let o = parse_opts(args, vec![1000, 10_000], 3)?;
     std::fs::create_dir_all(&o.dir).map_err(|e| e.to_string())?;
     let me = me();
     let me = me.to_str().ok_or("non-UTF-8 path")?;
@@ -408,15 +409,9 @@ fn run(args: &[String]) -> Result<(), String> {
 /// speed under emulation, and boots differ, so builds are only compared this way). Each
 /// run starts on an empty SAD and a quiet kernel; the table gives medians and × floor.
 fn ab(args: &[String]) -> Result<(), String> {
-    let mut o = parse_opts(args)?;
+    let o = parse_opts(args, vec![1000], 20)?;
     if o.builds.is_empty() {
         return Err("ab: name at least one pfkey binary to measure".into());
-    }
-    if !args.iter().any(|a| a == "--reps") {
-        o.reps = 20;
-    }
-    if !args.iter().any(|a| a == "--sizes") {
-        o.sizes = vec![1000];
     }
     std::fs::create_dir_all(&o.dir).map_err(|e| e.to_string())?;
     let me = me();

@@ -231,6 +231,21 @@ pub(super) fn batches<'s>(
     })
 }
 
+/// [`batches`] of a whole script, its statements parsed again from its text.
+pub(super) fn script_batches(
+    script: &Script,
+    kept: Vec<(usize, Vec<Request>)>,
+    opts: LowerOptions,
+) -> impl Iterator<Item = Batch> + '_ {
+    batches(
+        script.statements_again(),
+        script.source(),
+        kept,
+        opts,
+        script.count,
+    )
+}
+
 /// The requests of a statement: those compiling kept, or made now (compiling kept the
 /// requests of every statement that does not
 /// [`lowers_infallibly`](lower::lowers_infallibly)); `None` if that failed after all.
@@ -273,14 +288,7 @@ impl Helper {
                         opts,
                         batches: tx,
                     } = job;
-                    let all = batches(
-                        script.statements_again(),
-                        script.source(),
-                        kept,
-                        opts,
-                        script.count,
-                    );
-                    for b in all {
+                    for b in script_batches(&script, kept, opts) {
                         if tx.send(b).is_err() {
                             // The run stopped.
                             break;
