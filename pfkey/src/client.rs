@@ -117,6 +117,17 @@ fn coarse_now() -> Option<Duration> {
 
 static NEXT_SEQ: AtomicU32 = AtomicU32::new(1);
 
+/// Writes `seq` and `pid` into a message's header: bytes 8..12 and 12..16 of
+/// `sadb_msg`, host order (RFC 2367 §2.3.1).
+fn stamp(msg: &mut [u8], seq: u32, pid: u32) {
+    if let Some(b) = msg.get_mut(8..12) {
+        b.copy_from_slice(&seq.to_ne_bytes());
+    }
+    if let Some(b) = msg.get_mut(12..16) {
+        b.copy_from_slice(&pid.to_ne_bytes());
+    }
+}
+
 /// The next sequence number: process-wide, never 0 (0 marks the last dump entry and
 /// kernel-originated EXPIREs).
 fn next_seq() -> u32 {
@@ -617,9 +628,38 @@ impl<T: Transport> Client<T> {
         Ok(())
     }
 
+    /// [`Client::request_built`] sent straight from `msg`, without copying it: a `seq` or
+    /// `pid` of 0 in its header is filled in *in `msg`*, and `msg` is left as sent (the
+    /// caller wipes it: it may hold keys). For a sender of many prebuilt messages, this
+    /// saves a copy and a wipe per request. On a promiscuous socket (whose copy of the
+    /// request is recognised by its bytes) the message is copied as by `request_built`.
+    pub fn request_built_in_place(&mut self, msg: &mut [u8], op: &Operation) -> Result<(), Error> {
+        if self.promisc {
+            return self.request_built(msg, op);
+        }
+        let reply_type = reply_type_of(op)?;
+        let (seq, pid) = self.stamp_ids(msg, op)?;
+        stamp(msg, seq, pid);
+        self.transmit_bytes(msg, op)?;
+        self.await_request(op, pid, seq, reply_type)?;
+        self.rbuf.clear();
+        Ok(())
+    }
+
     /// Sends a built message and waits for its successful reply, left in `rbuf`.
     fn exchange_built(&mut self, msg: &[u8], op: &Operation) -> Result<(), Error> {
         let reply_type = reply_type_of(op)?;
+        let (seq, pid) = self.stamp_ids(msg, op)?;
+        let buf = self.sbuf.prepare(msg.len());
+        buf.copy_from_slice(msg);
+        stamp(buf, seq, pid);
+        self.transmit(op)?;
+        self.await_request(op, pid, seq, reply_type)
+    }
+
+    /// The `seq` and `pid` a built message goes out with (its own, or the client's for
+    /// a 0), once the socket is settled; refuses bytes that are not a PF_KEY v2 message.
+    fn stamp_ids(&mut self, msg: &[u8], op: &Operation) -> Result<(u32, u32), Error> {
         let Some(header) = peek_header(msg) else {
             return Err(Error::Unsupported {
                 op: Box::new(op.clone()),
@@ -637,17 +677,7 @@ impl<T: Transport> Client<T> {
         } else {
             header.seq
         };
-        let buf = self.sbuf.prepare(msg.len());
-        buf.copy_from_slice(msg);
-        // sadb_msg: seq at bytes 8..12, pid at 12..16, host order (RFC 2367 §2.3.1).
-        if let Some(b) = buf.get_mut(8..12) {
-            b.copy_from_slice(&seq.to_ne_bytes());
-        }
-        if let Some(b) = buf.get_mut(12..16) {
-            b.copy_from_slice(&pid.to_ne_bytes());
-        }
-        self.transmit(op)?;
-        self.await_request(op, pid, seq, reply_type)
+        Ok((seq, pid))
     }
 
     /// Sends any message without waiting for a reply (seq and pid of 0 filled in as
@@ -837,16 +867,12 @@ impl<T: Transport> Client<T> {
     /// the reply arrives (to recognise the kernel's copy of it); otherwise they are
     /// wiped at once.
     fn transmit(&mut self, op: &Operation) -> Result<(), Error> {
-        if let Some(t) = self.tracer.as_mut() {
-            t(Traffic::Sent, self.sbuf.as_slice());
-        }
-        let sent = self.transport.send(self.sbuf.as_slice());
-        if let Err(source) = sent {
+        let sbuf = core::mem::take(&mut self.sbuf);
+        let sent = self.transmit_bytes(sbuf.as_slice(), op);
+        self.sbuf = sbuf;
+        if sent.is_err() {
             self.sbuf.clear();
-            return Err(Error::Send {
-                op: Box::new(op.clone()),
-                source,
-            });
+            return sent;
         }
         if self.promisc {
             self.echo_pending = true;
@@ -854,6 +880,17 @@ impl<T: Transport> Client<T> {
             self.sbuf.clear();
         }
         Ok(())
+    }
+
+    /// Sends `bytes` (traced first, as every message is).
+    fn transmit_bytes(&mut self, bytes: &[u8], op: &Operation) -> Result<(), Error> {
+        if let Some(t) = self.tracer.as_mut() {
+            t(Traffic::Sent, bytes);
+        }
+        self.transport.send(bytes).map_err(|source| Error::Send {
+            op: Box::new(op.clone()),
+            source,
+        })
     }
 
     /// Builds a message into `sbuf`, growing it (and wiping the old one) as needed.

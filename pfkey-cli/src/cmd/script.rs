@@ -751,7 +751,7 @@ impl<T: Transport> Executor<T> {
         out: &mut Output,
     ) -> Result<Flow, Failure> {
         let mut seen = 0;
-        for batch in batches {
+        for mut batch in batches {
             for p in &batch.statements {
                 let i = p.index;
                 seen += 1;
@@ -772,9 +772,13 @@ impl<T: Transport> Executor<T> {
                 let mut failed = false;
                 for step in steps {
                     let done = match &step.what {
+                        // Sent from the arena as it is (no copy); the arena is wiped
+                        // when the batch is dropped.
                         prepare::What::Built { at, op } => self
                             .client()
-                            .and_then(|cl| cl.request_built(batch.arena.get(at.clone()), op))
+                            .and_then(|cl| {
+                                cl.request_built_in_place(batch.arena.get_mut(at.clone()), op)
+                            })
                             .map_err(Step::Client),
                         prepare::What::Request(req) => self.execute(req, out),
                     };

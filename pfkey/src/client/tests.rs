@@ -1067,6 +1067,86 @@ fn a_message_built_ahead_is_sent_with_the_clients_seq_and_pid() {
 }
 
 #[test]
+fn a_message_built_ahead_can_be_sent_in_place() {
+    let repr = MessageRepr {
+        header: hdr(MsgType::Add, SaType::Esp, 0, 0),
+        extensions: vec![
+            crate::repr::Extension::Sa(Sa {
+                spi: 0x1000,
+                ..Sa::default()
+            }),
+            crate::repr::Extension::Address(ExtType::AddressSrc, Address::host(ip("10.0.0.1"))),
+            crate::repr::Extension::Address(ExtType::AddressDst, Address::host(ip("10.0.0.2"))),
+            crate::repr::Extension::Key(ExtType::KeyAuth, Key::new(vec![0x11; 20]).unwrap()),
+        ],
+    };
+    let op = Operation::from(&repr);
+    let built = repr.to_bytes().unwrap();
+
+    // The seq and pid are filled in in the caller's bytes, which are what is sent; the
+    // send buffer is not used and the reply is wiped.
+    let mut c = client(Mock::with_responder(answer_sa(MsgType::Add, 0x1000)));
+    let mut bytes = built.clone();
+    c.request_built_in_place(&mut bytes, &op).unwrap();
+    assert_eq!(c.transport().sent[0], bytes);
+    let sent = Message::parse(&bytes).unwrap();
+    assert_eq!(sent.pid(), PID);
+    assert_ne!(sent.seq(), 0);
+    assert_eq!(&bytes[16..], &built[16..]);
+    assert!(c.sbuf.scratch().iter().all(|&x| x == 0));
+    assert_eq!(c.rbuf.len(), 0);
+
+    // A seq and pid given in the message are kept; a second request gets its own reply.
+    let mut again = built.clone();
+    again[8..12].copy_from_slice(&77u32.to_ne_bytes());
+    c.request_built_in_place(&mut again, &op).unwrap();
+    assert_eq!(Message::parse(&c.transport().sent[1]).unwrap().seq(), 77);
+
+    // An error reply names the operation; bytes that are not a message are refused
+    // before anything is sent.
+    let mut c = client(Mock::with_responder(|m| {
+        vec![bare(m.msg_type(), m.satype(), m.seq(), m.pid(), 17)]
+    }));
+    let mut bytes = built.clone();
+    let e = c.request_built_in_place(&mut bytes, &op).unwrap_err();
+    assert!(e.is_kernel_errno(17));
+    assert!(
+        e.to_string().contains("spi 0x1000 10.0.0.1 -> 10.0.0.2"),
+        "{e}"
+    );
+    let short = c.request_built_in_place(&mut [0u8; 8], &op).unwrap_err();
+    assert!(matches!(short, Error::Unsupported { .. }), "{short}");
+    assert_eq!(c.transport().sent.len(), 1);
+}
+
+#[test]
+fn a_message_sent_in_place_on_a_promiscuous_socket_is_recognised_when_echoed() {
+    let mock = Mock::with_responder(|m| match m.msg_type() {
+        MsgType::XPromisc => vec![m.as_bytes().to_vec(), m.as_bytes().to_vec()],
+        // The copy of the request first, then the reply.
+        MsgType::Add => vec![
+            m.as_bytes().to_vec(),
+            bare(m.msg_type(), m.satype(), m.seq(), m.pid(), 0),
+        ],
+        _ => vec![],
+    });
+    let mut c = client(mock);
+    c.promisc(true).unwrap();
+    let repr = MessageRepr {
+        header: hdr(MsgType::Add, SaType::Esp, 0, 0),
+        extensions: vec![crate::repr::Extension::Sa(Sa {
+            spi: 0x1000,
+            ..Sa::default()
+        })],
+    };
+    let mut bytes = repr.to_bytes().unwrap();
+    c.request_built_in_place(&mut bytes, &Operation::from(&repr))
+        .unwrap();
+    assert_eq!(c.stats().echoes, 1);
+    assert_eq!(c.try_next_event().unwrap(), None);
+}
+
+#[test]
 fn add_as_unit_only_acknowledges_and_errors_still_name_the_sa() {
     let mut c = client(Mock::with_responder(answer_sa(MsgType::Add, 0x1000)));
     c.add_as::<()>(&esp_spec()).unwrap();

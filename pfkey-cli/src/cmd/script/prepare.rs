@@ -11,7 +11,8 @@
 //! for the next ones; the sender opens its socket while the helper prepares the first batch.
 //!
 //! A *plain* request — one whose reply says only whether it worked — is encoded into
-//! the batch's [`Arena`] and sent with [`pfkey::Client::request_built`]; the others
+//! the batch's [`Arena`] and sent from there with
+//! [`pfkey::Client::request_built_in_place`]; the others
 //! (`get`, `getspi`, `dump`, `flush`, `deleteall`, and any message that does not fit an
 //! arena) are handed over as [`Request`]s for `Executor::execute`. What runs, in what
 //! order, and what a failure stops are unchanged: preparing is only translating early,
@@ -159,8 +160,15 @@ impl Arena {
     }
 
     /// The bytes of one message.
+    #[cfg(test)]
     pub fn get(&self, at: Range<usize>) -> &[u8] {
         self.buf.get(at).unwrap_or_default()
+    }
+
+    /// The bytes of one message, to send in place (its header's seq and pid are filled
+    /// in there).
+    pub fn get_mut(&mut self, at: Range<usize>) -> &mut [u8] {
+        self.buf.get_mut(at).unwrap_or_default()
     }
 }
 
