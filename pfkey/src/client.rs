@@ -128,6 +128,23 @@ fn stamp(msg: &mut [u8], seq: u32, pid: u32) {
     }
 }
 
+/// Sends `bytes`, traced first as every message is (a function of the client's fields,
+/// not a method, so that the bytes may be the client's own send buffer).
+fn send_traced<T: Transport>(
+    tracer: &mut Option<Tracer>,
+    transport: &mut T,
+    bytes: &[u8],
+    op: &Operation,
+) -> Result<(), Error> {
+    if let Some(t) = tracer.as_mut() {
+        t(Traffic::Sent, bytes);
+    }
+    transport.send(bytes).map_err(|source| Error::Send {
+        op: Box::new(op.clone()),
+        source,
+    })
+}
+
 /// The next sequence number: process-wide, never 0 (0 marks the last dump entry and
 /// kernel-originated EXPIREs).
 fn next_seq() -> u32 {
@@ -640,7 +657,7 @@ impl<T: Transport> Client<T> {
         let reply_type = reply_type_of(op)?;
         let (seq, pid) = self.stamp_ids(msg, op)?;
         stamp(msg, seq, pid);
-        self.transmit_bytes(msg, op)?;
+        send_traced(&mut self.tracer, &mut self.transport, msg, op)?;
         self.await_request(op, pid, seq, reply_type)?;
         self.rbuf.clear();
         Ok(())
@@ -867,9 +884,12 @@ impl<T: Transport> Client<T> {
     /// the reply arrives (to recognise the kernel's copy of it); otherwise they are
     /// wiped at once.
     fn transmit(&mut self, op: &Operation) -> Result<(), Error> {
-        let sbuf = core::mem::take(&mut self.sbuf);
-        let sent = self.transmit_bytes(sbuf.as_slice(), op);
-        self.sbuf = sbuf;
+        let sent = send_traced(
+            &mut self.tracer,
+            &mut self.transport,
+            self.sbuf.as_slice(),
+            op,
+        );
         if sent.is_err() {
             self.sbuf.clear();
             return sent;
@@ -880,17 +900,6 @@ impl<T: Transport> Client<T> {
             self.sbuf.clear();
         }
         Ok(())
-    }
-
-    /// Sends `bytes` (traced first, as every message is).
-    fn transmit_bytes(&mut self, bytes: &[u8], op: &Operation) -> Result<(), Error> {
-        if let Some(t) = self.tracer.as_mut() {
-            t(Traffic::Sent, bytes);
-        }
-        self.transport.send(bytes).map_err(|source| Error::Send {
-            op: Box::new(op.clone()),
-            source,
-        })
     }
 
     /// Builds a message into `sbuf`, growing it (and wiping the old one) as needed.
