@@ -408,6 +408,8 @@ fn run(args: &[String]) -> Result<(), String> {
 /// floor, interleaved run by run in one boot (a build's placement of hot code changes its
 /// speed under emulation, and boots differ, so builds are only compared this way). Each
 /// run starts on an empty SAD and a quiet kernel; the table gives medians and × floor.
+/// Each build's `pfkey -n -f` of the same script (checking only) is measured too: under
+/// emulation the check's speed alone has moved by 40% between builds of the same parser.
 fn ab(args: &[String]) -> Result<(), String> {
     let o = parse_opts(args, vec![1000], 20)?;
     if o.builds.is_empty() {
@@ -425,20 +427,28 @@ fn ab(args: &[String]) -> Result<(), String> {
         let ns = n.to_string();
         let mut floor = Vec::new();
         let mut runs: Vec<Vec<Sample>> = vec![Vec::new(); o.builds.len()];
+        let mut checks: Vec<Vec<Sample>> = vec![Vec::new(); o.builds.len()];
         for _ in 0..o.reps {
             quiet(&[flush, "flush"])?;
             floor.push(sample(&[me, "floor-add", &ns], None, None)?);
-            for (b, r) in o.builds.iter().zip(&mut runs) {
+            for ((b, r), c) in o.builds.iter().zip(&mut runs).zip(&mut checks) {
                 quiet(&[flush, "flush"])?;
                 r.push(sample(&[b, "-f", sc], None, None)?);
+                c.push(sample(&[b, "-n", "-f", sc], None, None)?);
             }
         }
         quiet(&[flush, "flush"])?;
         let f = stat(&floor);
         let base = f.median;
         rows.push((n, "floor add".into(), f, Some(base)));
-        for (b, r) in o.builds.iter().zip(&runs) {
+        for ((b, r), c) in o.builds.iter().zip(&runs).zip(&checks) {
             rows.push((n, format!("{b} -f add"), stat(r), Some(base)));
+            rows.push((
+                n,
+                format!("{b} -n -f add (check only)"),
+                stat(c),
+                Some(base),
+            ));
         }
     }
     print_table(&rows);
