@@ -1017,10 +1017,10 @@ fn no_key_bytes_stay_in_the_send_buffer_after_a_request() {
     assert!(c.sbuf.scratch().iter().all(|&x| x == 0));
 }
 
-#[test]
-fn a_message_built_ahead_is_sent_with_the_clients_seq_and_pid() {
-    let mut c = client(Mock::with_responder(answer_sa(MsgType::Add, 0x1000)));
-    let repr = MessageRepr {
+/// An ADD of ESP SPI 0x1000, 10.0.0.1 -> 10.0.0.2, with an authentication key, as a
+/// caller that builds messages ahead of time has it (seq and pid 0).
+fn built_add() -> MessageRepr {
+    MessageRepr {
         header: hdr(MsgType::Add, SaType::Esp, 0, 0),
         extensions: vec![
             crate::repr::Extension::Sa(Sa {
@@ -1031,7 +1031,13 @@ fn a_message_built_ahead_is_sent_with_the_clients_seq_and_pid() {
             crate::repr::Extension::Address(ExtType::AddressDst, Address::host(ip("10.0.0.2"))),
             crate::repr::Extension::Key(ExtType::KeyAuth, Key::new(vec![0x11; 20]).unwrap()),
         ],
-    };
+    }
+}
+
+#[test]
+fn a_message_built_ahead_is_sent_with_the_clients_seq_and_pid() {
+    let mut c = client(Mock::with_responder(answer_sa(MsgType::Add, 0x1000)));
+    let repr = built_add();
     let bytes = repr.to_bytes().unwrap();
     let op = Operation::from(&repr);
     let sa: SaInfo = c.request_built_as(&bytes, &op).unwrap();
@@ -1068,18 +1074,7 @@ fn a_message_built_ahead_is_sent_with_the_clients_seq_and_pid() {
 
 #[test]
 fn a_message_built_ahead_can_be_sent_in_place() {
-    let repr = MessageRepr {
-        header: hdr(MsgType::Add, SaType::Esp, 0, 0),
-        extensions: vec![
-            crate::repr::Extension::Sa(Sa {
-                spi: 0x1000,
-                ..Sa::default()
-            }),
-            crate::repr::Extension::Address(ExtType::AddressSrc, Address::host(ip("10.0.0.1"))),
-            crate::repr::Extension::Address(ExtType::AddressDst, Address::host(ip("10.0.0.2"))),
-            crate::repr::Extension::Key(ExtType::KeyAuth, Key::new(vec![0x11; 20]).unwrap()),
-        ],
-    };
+    let repr = built_add();
     let op = Operation::from(&repr);
     let built = repr.to_bytes().unwrap();
 
