@@ -638,6 +638,19 @@ pub enum Flow {
     Stop,
 }
 
+/// Why a prepared statement did not run to its end.
+enum Failed {
+    /// It has no requests (cannot happen: see `lowers_infallibly`).
+    Untranslated,
+    /// One of its requests failed.
+    Step {
+        /// How.
+        err: Step,
+        /// The request was the automatic fwd copy of an `in` policy.
+        fwd_copy: bool,
+    },
+}
+
 /// Why one request failed.
 pub enum Step {
     /// The client (kernel refusal, timeout, no socket, …).
@@ -751,78 +764,22 @@ impl<T: Transport> Executor<T> {
         out: &mut Output,
     ) -> Result<Flow, Failure> {
         let mut seen = 0;
-        for mut batch in batches {
-            for p in &batch.statements {
-                let i = p.index;
+        for batch in batches {
+            let prepare::Batch {
+                mut arena,
+                statements,
+                steps,
+            } = batch;
+            for p in &statements {
                 seen += 1;
                 if p.exit {
                     return Ok(Flow::Exit);
                 }
                 self.run += 1;
-                let Some(steps) = p.steps.clone().and_then(|r| batch.steps.get(r)) else {
-                    // Unreachable (see `lowers_infallibly`), but never a panic.
-                    out.error(&format!(
-                        "{}: statement {} could not be translated; it was not run",
-                        script.file,
-                        i + 1
-                    ));
-                    self.count_failure(Exit::Internal);
-                    continue;
-                };
-                let mut failed = false;
-                for step in steps {
-                    let done = match &step.what {
-                        // Sent from the arena as it is (no copy); the arena is wiped
-                        // when the batch is dropped.
-                        prepare::What::Built { at, op } => self
-                            .client()
-                            .and_then(|cl| {
-                                cl.request_built_in_place(batch.arena.get_mut(at.clone()), op)
-                            })
-                            .map_err(Step::Client),
-                        prepare::What::Request(req) => self.execute(req, out),
-                    };
-                    match done {
-                        Ok(()) => {}
-                        Err(Step::Output(f)) => return Err(f),
-                        Err(Step::Client(e)) => {
-                            let fatal = matches!(
-                                e,
-                                client::Error::NoPfKey
-                                    | client::Error::PermissionDenied { .. }
-                                    | client::Error::Open { .. }
-                            );
-                            if fatal {
-                                // Nothing can run: no statement-level report.
-                                return Err(Failure::from(e));
-                            }
-                            self.report(script, p.span, &e, step.fwd_copy, out);
-                            let exit = match Failure::from(e) {
-                                Failure::Error { exit, .. } | Failure::Reported(exit) => exit,
-                                Failure::BrokenPipe => Exit::Io,
-                            };
-                            self.count_failure(exit);
-                            failed = true;
-                            break;
-                        }
+                if let Err(failed) = self.run_statement(&mut arena, &steps, p, out) {
+                    if let Some(flow) = self.statement_failed(script, p, failed, total, out)? {
+                        return Ok(flow);
                     }
-                }
-                if failed && !self.opts.keep_going {
-                    let rest = total - i - 1;
-                    self.skipped += rest;
-                    if rest > 0 {
-                        let line = script
-                            .diagnostic(Severity::Error, p.span, String::new())
-                            .line;
-                        out.error(&format!(
-                            "stopped at {}:{line}: {} after it {} not run, those before it stay \
-                             in effect (--keep-going runs past failures)",
-                            script.file,
-                            plural(rest, "statement", "statements"),
-                            if rest == 1 { "was" } else { "were" }
-                        ));
-                    }
-                    return Ok(Flow::Stop);
                 }
             }
         }
@@ -839,6 +796,106 @@ impl<T: Transport> Executor<T> {
             return Ok(Flow::Stop);
         }
         Ok(Flow::Continue)
+    }
+
+    /// Runs the requests of one prepared statement, in order, up to the first that fails.
+    /// (The path every statement takes; what a failure does is in
+    /// [`Executor::statement_failed`], kept out of it.)
+    fn run_statement(
+        &mut self,
+        arena: &mut prepare::Arena,
+        steps: &[prepare::Prep],
+        p: &prepare::Prepared,
+        out: &mut Output,
+    ) -> Result<(), Failed> {
+        let Some(steps) = p.steps.clone().and_then(|r| steps.get(r)) else {
+            return Err(Failed::Untranslated);
+        };
+        for step in steps {
+            let done = match &step.what {
+                // Sent from the arena as it is (no copy); the arena is wiped when the
+                // batch is dropped.
+                prepare::What::Built { at, op } => self
+                    .client()
+                    .and_then(|cl| cl.request_built_in_place(arena.get_mut(at.clone()), op))
+                    .map_err(Step::Client),
+                prepare::What::Request(req) => self.execute(req, out),
+            };
+            done.map_err(|step_err| Failed::Step {
+                err: step_err,
+                fwd_copy: step.fwd_copy,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// A statement failed: reports it and counts it; with a fatal error, or unless
+    /// `--keep-going`, says what is not run and ends the script (`Some`).
+    #[cold]
+    fn statement_failed(
+        &mut self,
+        script: &Script,
+        p: &prepare::Prepared,
+        failed: Failed,
+        total: usize,
+        out: &mut Output,
+    ) -> Result<Option<Flow>, Failure> {
+        let i = p.index;
+        match failed {
+            Failed::Untranslated => {
+                // Unreachable (see `lowers_infallibly`), but never a panic.
+                out.error(&format!(
+                    "{}: statement {} could not be translated; it was not run",
+                    script.file,
+                    i + 1
+                ));
+                self.count_failure(Exit::Internal);
+                return Ok(None);
+            }
+            Failed::Step {
+                err: Step::Output(f),
+                ..
+            } => return Err(f),
+            Failed::Step {
+                err: Step::Client(e),
+                fwd_copy,
+            } => {
+                let fatal = matches!(
+                    e,
+                    client::Error::NoPfKey
+                        | client::Error::PermissionDenied { .. }
+                        | client::Error::Open { .. }
+                );
+                if fatal {
+                    // Nothing can run: no statement-level report.
+                    return Err(Failure::from(e));
+                }
+                self.report(script, p.span, &e, fwd_copy, out);
+                let exit = match Failure::from(e) {
+                    Failure::Error { exit, .. } | Failure::Reported(exit) => exit,
+                    Failure::BrokenPipe => Exit::Io,
+                };
+                self.count_failure(exit);
+            }
+        }
+        if self.opts.keep_going {
+            return Ok(None);
+        }
+        let rest = total - i - 1;
+        self.skipped += rest;
+        if rest > 0 {
+            let line = script
+                .diagnostic(Severity::Error, p.span, String::new())
+                .line;
+            out.error(&format!(
+                "stopped at {}:{line}: {} after it {} not run, those before it stay in effect \
+                 (--keep-going runs past failures)",
+                script.file,
+                plural(rest, "statement", "statements"),
+                if rest == 1 { "was" } else { "were" }
+            ));
+        }
+        Ok(Some(Flow::Stop))
     }
 
     /// The end of a run: the summary, and the exit status.
