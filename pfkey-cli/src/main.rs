@@ -10,18 +10,22 @@ mod exit;
 mod input;
 mod output;
 mod setkey;
+mod timeline;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
 fn main() -> ExitCode {
+    timeline::mark("start");
     // clap prints help and version (exit 0); usage errors become one line (exit 2).
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return exit::usage_error(e),
     };
+    timeline::mark("args");
     let mut out = output::Output::new(&cli);
     let result = cmd::run(&cli, &mut out);
+    timeline::mark("end");
     exit::finish(result, &mut out)
 }

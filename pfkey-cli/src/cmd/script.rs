@@ -476,8 +476,10 @@ fn run_sources<T: Transport>(
     for src in sources {
         let (bytes, name) = read_source(*src)?;
         let text = into_text(bytes, &name)?;
+        crate::timeline::mark("read");
         let c = compile_owned(text, &name, &exec.opts.lower, &SystemResolver, true);
         errors += c.errors();
+        crate::timeline::mark("checked");
         compiled.push(c);
     }
     if errors > 0 {
@@ -737,6 +739,7 @@ impl<T: Transport> Executor<T> {
                     // The helper is parsing the first batch: open the socket meanwhile
                     // (an error is met again, and reported, at the first request).
                     let _ = self.client();
+                    crate::timeline::mark("socket");
                     return self.run_batches(&script, total, batches.into_iter(), out);
                 }
                 Err(kept) => kept,
@@ -765,6 +768,9 @@ impl<T: Transport> Executor<T> {
     ) -> Result<Flow, Failure> {
         let mut seen = 0;
         for batch in batches {
+            if seen == 0 {
+                crate::timeline::mark("first-batch");
+            }
             let prepare::Batch {
                 mut arena,
                 statements,
@@ -783,6 +789,7 @@ impl<T: Transport> Executor<T> {
                 }
             }
         }
+        crate::timeline::mark("sent");
         if seen < total {
             // The preparer stopped early (it cannot, short of a bug): never a silent
             // skip.

@@ -111,7 +111,9 @@ fn add_message(out: &mut Vec<u8>, i: u32, seq: u32, pid: u32) {
 
 /// Adds `n` SAs, each waiting for its reply. Fails on the first error reply.
 pub fn add(n: u32) -> io::Result<()> {
+    crate::timeline::mark("start");
     let fd = open()?;
+    crate::timeline::mark("socket");
     let pid = std::process::id();
     let mut msg = Vec::with_capacity(256);
     let mut buf = vec![0u8; 65536];
@@ -129,6 +131,9 @@ pub fn add(n: u32) -> io::Result<()> {
             }
         }
     }
+    crate::timeline::mark("sent");
+    drop(fd);
+    crate::timeline::mark("end");
     Ok(())
 }
 

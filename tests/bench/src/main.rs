@@ -8,11 +8,13 @@
 //! ```text
 //! pfkey-bench run [--sizes 1000,10000] [--reps 3] [--latency 20] [--dir /tmp/bench]
 //! pfkey-bench ab [--sizes 1000] [--reps 20] [--dir /tmp/bench] PFKEY-BINARY…
+//! pfkey-bench timeline [--sizes 1000] [--reps 10] [--dir /tmp/bench] PFKEY-BINARY…
 //! pfkey-bench floor-add N | floor-dump | floor-flush | lib-add N | lib-dump
 //! pfkey-bench measure [--stdout FILE] [--stdin FILE] -- CMD ARGS…
 //! ```
 
 mod floor;
+mod timeline;
 mod workload;
 
 use std::fs::File;
@@ -25,6 +27,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("run") => run(&args[1..]),
         Some("ab") => ab(&args[1..]),
+        Some("timeline") => timeline_cmd(&args[1..]),
         Some("floor-add") => {
             arg_n(&args).and_then(|n| floor::add(n).map_err(|e| format!("floor add: {e}")))
         }
@@ -36,7 +39,7 @@ fn main() -> ExitCode {
         Some("lib-add") => arg_n(&args).and_then(lib_add),
         Some("measure") => measure(&args[1..]),
         _ => Err(
-            "usage: pfkey-bench run|ab|floor-add N|floor-dump|floor-flush|lib-add N|lib-dump|measure"
+            "usage: pfkey-bench run|ab|timeline|floor-add N|floor-dump|floor-flush|lib-add N|lib-dump|measure"
                 .into(),
         ),
     };
@@ -452,6 +455,64 @@ fn ab(args: &[String]) -> Result<(), String> {
         }
     }
     print_table(&rows);
+    Ok(())
+}
+
+/// `timeline`: the phases of `pfkey -f` of the workload by each named build (built with
+/// its `timeline` feature), interleaved with the floor's, in one boot (see [`timeline`]).
+fn timeline_cmd(args: &[String]) -> Result<(), String> {
+    let o = parse_opts(args, vec![1000], 10)?;
+    if o.builds.is_empty() {
+        return Err(
+            "timeline: name at least one pfkey binary built with --features timeline".into(),
+        );
+    }
+    std::fs::create_dir_all(&o.dir).map_err(|e| e.to_string())?;
+    let me = me();
+    let me = me.to_str().ok_or("non-UTF-8 path")?;
+    let flush = o.builds[0].as_str();
+    for &n in &o.sizes {
+        let script = o.dir.join(format!("add-{n}.conf"));
+        std::fs::write(&script, workload::setkey_script(n)).map_err(|e| e.to_string())?;
+        let sc = script.to_str().unwrap_or_default();
+        let ns = n.to_string();
+        let mut floor = Vec::new();
+        let mut runs: Vec<Vec<Vec<(String, i128)>>> = vec![Vec::new(); o.builds.len()];
+        for _ in 0..o.reps {
+            quiet(&[flush, "flush"])?;
+            quiesce();
+            floor.push(timeline::run(&[me, "floor-add", &ns])?);
+            for (b, r) in o.builds.iter().zip(&mut runs) {
+                quiet(&[flush, "flush"])?;
+                quiesce();
+                let phases = timeline::run(&[b, "-f", sc])?;
+                if phases.len() < 2 {
+                    return Err(format!(
+                        "{b} wrote no marks: build it with --features timeline"
+                    ));
+                }
+                r.push(phases);
+            }
+        }
+        quiet(&[flush, "flush"])?;
+        println!();
+        println!(
+            "{n} adds, medians of {} runs (ms; a phase ends at its mark):",
+            o.reps
+        );
+        let builds = o.builds.iter().map(|b| format!("{b} -f"));
+        for (name, r) in std::iter::once("floor add".to_string())
+            .chain(builds)
+            .zip(std::iter::once(&floor).chain(&runs))
+        {
+            println!();
+            println!("| {name} | median ms | runs |");
+            println!("|---|---:|---:|");
+            for (label, median, count) in timeline::summary(r) {
+                println!("| {label} | {median:.2} | {count} |");
+            }
+        }
+    }
     Ok(())
 }
 
