@@ -14,7 +14,8 @@ pub mod tools;
 ///
 /// Without a command, pfkey works like setkey(8): `pfkey -f FILE` runs a script in the
 /// setkey language, `pfkey -c` reads one from standard input, `pfkey -n -f FILE` only checks
-/// it, `pfkey -D` / `-DP` dump and `-F` / `-FP` flush the SAD / SPD (SCRIPTS.md).
+/// it, `pfkey -D` / `-DP` dump and `-F` / `-FP` flush the SAD / SPD, `pfkey -x` watches
+/// every PF_KEY message (SCRIPTS.md).
 #[derive(Debug, Parser)]
 #[command(name = "pfkey", version, propagate_version = true)]
 #[command(after_help = crate::exit::exit_codes_help())]
@@ -263,6 +264,11 @@ pub struct ScriptArgs {
     #[arg(short = 'a', long = "all")]
     pub all: bool,
 
+    /// Watch every PF_KEY message in this network namespace until interrupted, as
+    /// `setkey -x` does: the same as `pfkey monitor` (keys hidden unless --show-keys).
+    #[arg(short = 'x', conflicts_with_all = ["files", "stdin", "check", "dump", "flush"])]
+    pub monitor: bool,
+
     /// Show the ports of SA addresses in `get`, `dump` and -D output (setkey -p).
     #[arg(short = 'p', long = "ports")]
     pub ports: bool,
@@ -302,6 +308,7 @@ impl ScriptArgs {
             (self.flush, "-F"),
             (self.policy, "-P"),
             (self.all, "-a"),
+            (self.monitor, "-x"),
             (self.ports, "-p"),
             (self.show_keys, "--show-keys"),
         ]

@@ -479,6 +479,8 @@ fn setkey_dump_and_flush_shortcuts_reach_the_socket() {
         &["-F"],
         &["-FP"],
         &["-D", "-a"],
+        &["-x"],
+        &["-x", "--show-keys"],
     ] {
         let r = run(args, "");
         assert_eq!(r.code, 69, "{args:?}: {r:?}");
@@ -495,6 +497,13 @@ fn option_combinations_that_make_no_sense_are_usage_errors() {
         (&["-D", "-F"], "cannot be used with"),
         (&["-f", "x", "-c"], "cannot be used with"),
         (&["-f", "x", "-D"], "cannot be used with"),
+        (&["-x", "-f", "x"], "cannot be used with"),
+        (&["-x", "-D"], "cannot be used with"),
+        (&["-x", "-n"], "cannot be used with"),
+        (
+            &["-x", "monitor"],
+            "-x is an option of pfkey without a command",
+        ),
         (
             &["-f", "x", "decode"],
             "-f is an option of pfkey without a command",

@@ -73,6 +73,12 @@ pub fn run(args: &ScriptArgs, out: &mut Output) -> Result<(), Failure> {
     if args.dump || args.flush {
         return shortcut(args, out);
     }
+    if args.monitor {
+        let watch = crate::cli::tools::MonitorArgs {
+            show_keys: args.show_keys,
+        };
+        return super::monitor::run(&watch, out);
+    }
     let sources: Vec<Option<&Path>> = if args.stdin {
         vec![None]
     } else {
@@ -111,10 +117,10 @@ fn validate(args: &ScriptArgs) -> Result<(), Failure> {
     if args.all && !args.dump {
         return usage("-a goes with -D (show dead SAs too)");
     }
-    if !script && !args.dump && !args.flush {
+    if !script && !args.dump && !args.flush && !args.monitor {
         return usage(
             "nothing to do: give a command (see --help), or -f FILE / -c to run a setkey script, \
-             -D to dump, -F to flush",
+             -D to dump, -F to flush, -x to watch",
         );
     }
     if args.keep_going && !script {

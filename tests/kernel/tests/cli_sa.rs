@@ -699,10 +699,17 @@ fn algorithms_lists_the_kernels_offer_with_key_sizes() {
 /// Starts `pfkey -v GLOBAL… monitor OPTIONS…` in this namespace and waits until it is
 /// listening (its `-v` note).
 fn start_monitor(global: &[&str], options: &[&str]) -> (Child, std::sync::mpsc::Receiver<String>) {
-    let mut args = vec!["-v"];
-    args.extend_from_slice(global);
+    let mut args = global.to_vec();
     args.push("monitor");
     args.extend_from_slice(options);
+    start_watching(&args)
+}
+
+/// Starts `pfkey -v ARGS…` (a monitor: `monitor` or setkey's `-x`) in this namespace and
+/// waits until it is listening (its `-v` note).
+fn start_watching(watch: &[&str]) -> (Child, std::sync::mpsc::Receiver<String>) {
+    let mut args = vec!["-v"];
+    args.extend_from_slice(watch);
     let mut child = Command::new(pfkey_path())
         .args(&args)
         .stdout(Stdio::piped())
@@ -841,6 +848,47 @@ fn monitor_text_shows_keys_only_when_asked_and_exits_0_on_sigterm() {
         key.contains("redacted") && !key.contains(&AES128[2..]),
         "{key}"
     );
+    interrupt_and_wait(child, nix::sys::signal::Signal::SIGINT);
+}
+
+/// setkey's `-x` is `pfkey monitor`: the same messages, keys hidden unless asked.
+#[test]
+fn setkey_style_x_watches_every_message_like_monitor() {
+    let _ns = fresh_netns();
+    let (child, rx) = start_watching(&["-x"]);
+    quiet_ok(&format!(
+        "add --esp aes --enc-key {AES128} --src 10.0.0.1 --dst 10.0.0.2 --spi 0x1000"
+    ));
+    let lines = collect_until(&rx, |ls| ls.iter().any(|l| l.contains("KEY_ENCRYPT")));
+    assert!(
+        lines.iter().any(|l| l.starts_with("ADD satype=esp")),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("spi=0x00001000") || l.contains("spi=0x1000")),
+        "{lines:?}"
+    );
+    let key = lines
+        .iter()
+        .find(|l| l.contains("KEY_ENCRYPT"))
+        .expect("key line");
+    assert!(
+        key.contains("redacted") && !key.contains(&AES128[2..]),
+        "{key}"
+    );
+    interrupt_and_wait(child, nix::sys::signal::Signal::SIGTERM);
+    let (child, rx) = start_watching(&["-x", "--show-keys"]);
+    quiet_ok(&format!(
+        "add --esp aes --enc-key {AES128} --src 10.0.0.1 --dst 10.0.0.2 --spi 0x1001"
+    ));
+    let lines = collect_until(&rx, |ls| ls.iter().any(|l| l.contains("KEY_ENCRYPT")));
+    let key = lines
+        .iter()
+        .find(|l| l.contains("KEY_ENCRYPT"))
+        .expect("key line");
+    assert!(key.contains(&AES128[2..]), "-x --show-keys: {key}");
     interrupt_and_wait(child, nix::sys::signal::Signal::SIGINT);
 }
 
