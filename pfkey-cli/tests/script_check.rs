@@ -96,43 +96,10 @@ fn diagnostic_lines(stderr: &str, file: &str) -> Vec<String> {
 // Good scripts
 // ---------------------------------------------------------------------------------------------
 
-/// setkey(8)'s examples that are valid on Linux, numeric (host names are resolved by the
-/// check, and these machines have no DNS).
-const MANUAL: &str = r#"
-add 3ffe:501:4819::1 3ffe:501:481d::1 esp 123457
-        -E des-cbc 0x3ffe05014819ffff ;
-
-add -6 3ffe:501:4819::1 3ffe:501:481d::1 ah 123456
-        -A hmac-sha1 "AH SA configuration!" ;
-
-add 10.0.11.41 10.0.11.33 esp 0x10001
-        -E des-cbc 0x3ffe05014819ffff
-        -A hmac-md5 "authentication!!" ;
-
-get 3ffe:501:4819::1 3ffe:501:481d::1 ah 123456 ;
-
-flush ;
-
-dump esp ;
-
-spdadd 10.0.11.41/32[21] 10.0.11.33/32[any] any
-        -P out ipsec esp/tunnel/192.168.0.1-192.168.1.2/require ;
-
-add 10.0.11.41 10.0.11.33 esp 0x10001
-        -ctx 1 1 "system_u:system_r:unconfined_t:SystemLow-SystemHigh"
-        -E des-cbc 0x3ffe05014819ffff;
-
-spdadd 10.0.11.41 10.0.11.33 any
-        -ctx 1 1 "system_u:system_r:unconfined_t:SystemLow-SystemHigh"
-        -P out ipsec esp/transport//require ;
-
-spdadd ::/0 ::/0 icmp6 135,0 -P in none ;
-
-spdadd 10.0.11.0/24[any] 10.0.11.33/32[any] any -P out ipsec
-    esp/tunnel/192.168.0.1[4500]-192.168.1.2[30000]/require ;
-
-spdadd 10.0.11.41 10.0.11.33 any -P out ipsec esp/transport//require ah/transport//require ;
-"#;
+// setkey(8)'s examples that are valid on Linux, numeric (host names are resolved by the
+// check, and these machines have no DNS).
+#[path = "../../tests/scripts/manual.rs"]
+mod manual;
 
 #[path = "../../tests/scripts/ltp.rs"]
 mod ltp;
@@ -141,7 +108,7 @@ use ltp::ltp_script;
 #[test]
 fn the_manual_examples_check_clean_and_silently() {
     let f = Files::new();
-    let p = f.write("manual.conf", MANUAL);
+    let p = f.write("manual.conf", &manual::ALL.join("\n"));
     for args in [vec!["check", &p], vec!["-n", "-f", &p]] {
         let r = run(&args, "");
         assert_eq!(r.code, 0, "{args:?}: {r:?}");
@@ -324,7 +291,7 @@ fn every_error_of_a_file_is_reported_not_only_the_first() {
 #[test]
 fn several_files_are_all_checked() {
     let f = Files::new();
-    let good = f.write("good.conf", MANUAL);
+    let good = f.write("good.conf", &manual::ALL.join("\n"));
     let bad1 = f.write("bad1.conf", MALFORMED[1].1);
     let bad2 = f.write("bad2.conf", MALFORMED[5].1);
     let r = run(&["check", &bad1, &good, &bad2], "");

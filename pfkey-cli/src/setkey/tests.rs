@@ -242,42 +242,12 @@ fn tunnel_request_ipv6_address_and_ipcomp_bytes_equal_setkey() {
 
 #[test]
 fn manual_page_examples() {
-    let src = r#"
-add 3ffe:501:4819::1 3ffe:501:481d::1 esp 123457
-        -E des-cbc 0x3ffe05014819ffff ;
-
-add -6 myhost.example.com yourhost.example.com ah 123456
-        -A hmac-sha1 "AH SA configuration!" ;
-
-add 10.0.11.41 10.0.11.33 esp 0x10001
-        -E des-cbc 0x3ffe05014819ffff
-        -A hmac-md5 "authentication!!" ;
-
-get 3ffe:501:4819::1 3ffe:501:481d::1 ah 123456 ;
-
-flush ;
-
-dump esp ;
-
-spdadd 10.0.11.41/32[21] 10.0.11.33/32[any] any
-        -P out ipsec esp/tunnel/192.168.0.1-192.168.1.2/require ;
-
-add 10.0.11.41 10.0.11.33 esp 0x10001
-        -ctx 1 1 "system_u:system_r:unconfined_t:SystemLow-SystemHigh"
-        -E des-cbc 0x3ffe05014819ffff;
-
-spdadd 10.0.11.41 10.0.11.33 any
-        -ctx 1 1 "system_u:system_r:unconfined_t:SystemLow-SystemHigh"
-        -P out ipsec esp/transport//require ;
-
-spdadd ::/0 ::/0 icmp6 135,0 -P in none ;
-
-spdadd 10.0.11.0/24[any] 10.0.11.33/32[any] any -P out ipsec
-    esp/tunnel/192.168.0.1[4500]-192.168.1.2[30000]/require ;
-
-spdadd 10.0.11.41 10.0.11.33 any -P out ipsec esp/transport//require ah/transport//require ;
-"#;
-    let m = messages(src);
+    // The manual's own text: host names, resolved by the test resolver.
+    let src = manual::ALL
+        .join("\n")
+        .replace(manual::AH_V6, manual::AH_V6_BY_NAME);
+    assert!(src.contains("myhost.example.com"));
+    let m = messages(&src);
     let types: Vec<MsgType> = m.iter().map(|m| m.header.msg_type).collect();
     assert_eq!(
         types,
@@ -839,6 +809,9 @@ fn host_names_resolve_per_pair_and_policies_need_one_address() {
 // ---------------------------------------------------------------------------------------------
 // LTP output_ipsec_conf shapes (reference §12)
 // ---------------------------------------------------------------------------------------------
+
+#[path = "../../../tests/scripts/manual.rs"]
+mod manual;
 
 #[path = "../../../tests/scripts/ltp.rs"]
 mod ltp;

@@ -13,6 +13,9 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "../../scripts/manual.rs"]
+mod manual;
+
 use pfkey::sockpolicy::{Encoding, Family, SocketDirection, SocketPolicy};
 use pfkey_kernel_tests::cmd::{as_nobody, pfkey_path};
 use pfkey_kernel_tests::socket::setsockopt_bytes;
@@ -189,14 +192,12 @@ fn manual_page_examples_load_as_written() {
     let v6b = "3ffe:501:481d::1";
     let examples = vec![
         Example {
-            script: "add 3ffe:501:4819::1 3ffe:501:481d::1 esp 123457\n\
-                     \t-E des-cbc 0x3ffe05014819ffff ;\n",
+            script: manual::ESP_V6,
             states: vec![sa_entry(v6a, v6b, "esp", 123457, "transport", &[DES], true)],
             policies: vec![],
         },
         Example {
-            script: "add -6 3ffe:501:4819::1 3ffe:501:481d::1 ah 123456\n\
-                     \t-A hmac-sha1 \"AH SA configuration!\" ;\n",
+            script: manual::AH_V6,
             states: vec![sa_entry(
                 v6a,
                 v6b,
@@ -209,9 +210,7 @@ fn manual_page_examples_load_as_written() {
             policies: vec![],
         },
         Example {
-            script: "add 10.0.11.41 10.0.11.33 esp 0x10001\n\
-                     \t-E des-cbc 0x3ffe05014819ffff\n\
-                     \t-A hmac-md5 \"authentication!!\" ;\n",
+            script: manual::ESP_V4,
             states: vec![sa_entry(
                 "10.0.11.41",
                 "10.0.11.33",
@@ -227,8 +226,7 @@ fn manual_page_examples_load_as_written() {
             policies: vec![],
         },
         Example {
-            script: "spdadd 10.0.11.41/32[21] 10.0.11.33/32[any] any\n\
-                     \t-P out ipsec esp/tunnel/192.168.0.1-192.168.1.2/require ;\n",
+            script: manual::SPD_TUNNEL,
             states: vec![],
             policies: vec![policy_entry(
                 "src 10.0.11.41/32 dst 10.0.11.33/32 sport 21",
@@ -242,9 +240,7 @@ fn manual_page_examples_load_as_written() {
         Example {
             // A security context: kept by the kernel only with an LSM that labels IPsec
             // (SELinux); this kernel has none active, and accepts the SA without it.
-            script: "add 10.0.11.41 10.0.11.33 esp 0x10001\n\
-                     \t-ctx 1 1 \"system_u:system_r:unconfined_t:SystemLow-SystemHigh\"\n\
-                     \t-E des-cbc 0x3ffe05014819ffff;\n",
+            script: manual::ESP_CTX,
             states: vec![sa_entry(
                 "10.0.11.41",
                 "10.0.11.33",
@@ -257,9 +253,7 @@ fn manual_page_examples_load_as_written() {
             policies: vec![],
         },
         Example {
-            script: "spdadd 10.0.11.41 10.0.11.33 any\n\
-                     \t-ctx 1 1 \"system_u:system_r:unconfined_t:SystemLow-SystemHigh\"\n\
-                     \t-P out ipsec esp/transport//require ;\n",
+            script: manual::SPD_CTX,
             states: vec![],
             policies: vec![policy_entry(
                 "src 10.0.11.41/32 dst 10.0.11.33/32",
@@ -272,7 +266,7 @@ fn manual_page_examples_load_as_written() {
         },
         Example {
             // An in policy: RFC mode adds its fwd copy, as setkey does on Linux.
-            script: "spdadd ::/0 ::/0 icmp6 135,0 -P in none ;\n",
+            script: manual::ICMP6_NONE,
             states: vec![],
             policies: vec![
                 policy_entry("src ::/0 dst ::/0 proto 58 type 135", "in", &[]),
@@ -282,8 +276,7 @@ fn manual_page_examples_load_as_written() {
         Example {
             // NAT-T tunnel endpoints: xfrm templates have no ports, the kernel keeps the
             // addresses.
-            script: "spdadd 10.0.11.0/24[any] 10.0.11.33/32[any] any -P out ipsec\n\
-                     \tesp/tunnel/192.168.0.1[4500]-192.168.1.2[30000]/require ;\n",
+            script: manual::SPD_NAT_PORTS,
             states: vec![],
             policies: vec![policy_entry(
                 "src 10.0.11.0/24 dst 10.0.11.33/32",
@@ -295,8 +288,7 @@ fn manual_page_examples_load_as_written() {
             )],
         },
         Example {
-            script: "spdadd 10.0.11.41 10.0.11.33 any -P out ipsec\n\
-                     \tesp/transport//require ah/transport//require ;\n",
+            script: manual::SPD_TWO_RULES,
             states: vec![],
             policies: vec![policy_entry(
                 "src 10.0.11.41/32 dst 10.0.11.33/32",
@@ -350,10 +342,8 @@ fn manual_page_examples_load_as_written() {
 #[test]
 fn manual_page_get_flush_and_dump() {
     let _ns = fresh_netns();
-    let script = "add -6 3ffe:501:4819::1 3ffe:501:481d::1 ah 123456\n\
-                  \t-A hmac-sha1 \"AH SA configuration!\" ;\n\
-                  get 3ffe:501:4819::1 3ffe:501:481d::1 ah 123456 ;\n";
-    let r = pfkey(&["-c"], script);
+    let script = format!("{}{}", manual::AH_V6, manual::GET);
+    let r = pfkey(&["-c"], &script);
     assert_eq!((r.code, r.stderr.as_str()), (0, ""), "{r:?}");
     let out: Vec<&str> = r.stdout.lines().collect();
     assert_eq!(out[0], "3ffe:501:4819::1 3ffe:501:481d::1 ");
@@ -380,10 +370,7 @@ fn manual_page_get_flush_and_dump() {
         "{}",
         r.stdout
     );
-    let r = pfkey(
-        &["--show-keys", "-c"],
-        "get 3ffe:501:4819::1 3ffe:501:481d::1 ah 123456 ;\n",
-    );
+    let r = pfkey(&["--show-keys", "-c"], manual::GET);
     assert_eq!(r.code, 0, "{r:?}");
     assert!(
         r.stdout
@@ -392,16 +379,13 @@ fn manual_page_get_flush_and_dump() {
         r.stdout
     );
     // JSON: one message per line.
-    let r = pfkey(
-        &["--json", "-c"],
-        "get 3ffe:501:4819::1 3ffe:501:481d::1 ah 123456 ;\n",
-    );
+    let r = pfkey(&["--json", "-c"], manual::GET);
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(r.stdout.lines().count(), 1);
     assert!(r.stdout.contains("\"type\":\"GET\""), "{}", r.stdout);
     assert!(!r.stdout.contains("414820534120"), "{}", r.stdout);
 
-    let r = pfkey(&["-c"], "flush ;\ndump esp ;\n");
+    let r = pfkey(&["-c"], manual::FLUSH_DUMP);
     assert_eq!(
         (r.code, r.stdout.as_str(), r.stderr.as_str()),
         (0, "No SAD entries.\n", "")
