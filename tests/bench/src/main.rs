@@ -314,9 +314,8 @@ fn run(args: &[String]) -> Result<(), String> {
     );
     let mut rows: Vec<(u32, &str, Stat, Option<Duration>)> = Vec::new();
     for &n in &o.sizes {
-        let script = o.dir.join(format!("add-{n}.conf"));
+        let script = workload_file(&o, n)?;
         let batch = o.dir.join(format!("add-{n}.batch"));
-        std::fs::write(&script, workload::setkey_script(n)).map_err(|e| e.to_string())?;
         std::fs::write(&batch, workload::ip_batch(n)).map_err(|e| e.to_string())?;
         let (text, json, ipl, flo) = (
             o.dir.join("dump.txt"),
@@ -339,7 +338,7 @@ fn run(args: &[String]) -> Result<(), String> {
                 .or_default()
                 .push(sample(&[me, "floor-flush"], None, None)?);
 
-            let sc = script.to_str().unwrap_or_default();
+            let sc = script.as_str();
             // Reading and compiling the script alone (no kernel): the CLI's own share.
             s.entry("pfkey -n -f add (compile only)")
                 .or_default()
@@ -415,18 +414,12 @@ fn run(args: &[String]) -> Result<(), String> {
 /// emulation the check's speed alone has moved by 40% between builds of the same parser.
 fn ab(args: &[String]) -> Result<(), String> {
     let o = parse_opts(args, vec![1000], 20)?;
-    if o.builds.is_empty() {
-        return Err("ab: name at least one pfkey binary to measure".into());
-    }
-    std::fs::create_dir_all(&o.dir).map_err(|e| e.to_string())?;
-    let me = me();
-    let me = me.to_str().ok_or("non-UTF-8 path")?;
-    let flush = o.builds[0].as_str();
+    let (me, flush) = builds_setup(&o, "ab: name at least one pfkey binary to measure")?;
+    let me = me.as_str();
     let mut rows: Vec<(u32, String, Stat, Option<Duration>)> = Vec::new();
     for &n in &o.sizes {
-        let script = o.dir.join(format!("add-{n}.conf"));
-        std::fs::write(&script, workload::setkey_script(n)).map_err(|e| e.to_string())?;
-        let sc = script.to_str().unwrap_or_default();
+        let script = workload_file(&o, n)?;
+        let sc = script.as_str();
         let ns = n.to_string();
         let mut floor = Vec::new();
         let mut runs: Vec<Vec<Sample>> = vec![Vec::new(); o.builds.len()];
@@ -462,19 +455,14 @@ fn ab(args: &[String]) -> Result<(), String> {
 /// its `timeline` feature), interleaved with the floor's, in one boot (see [`timeline`]).
 fn timeline_cmd(args: &[String]) -> Result<(), String> {
     let o = parse_opts(args, vec![1000], 10)?;
-    if o.builds.is_empty() {
-        return Err(
-            "timeline: name at least one pfkey binary built with --features timeline".into(),
-        );
-    }
-    std::fs::create_dir_all(&o.dir).map_err(|e| e.to_string())?;
-    let me = me();
-    let me = me.to_str().ok_or("non-UTF-8 path")?;
-    let flush = o.builds[0].as_str();
+    let (me, flush) = builds_setup(
+        &o,
+        "timeline: name at least one pfkey binary built with --features timeline",
+    )?;
+    let me = me.as_str();
     for &n in &o.sizes {
-        let script = o.dir.join(format!("add-{n}.conf"));
-        std::fs::write(&script, workload::setkey_script(n)).map_err(|e| e.to_string())?;
-        let sc = script.to_str().unwrap_or_default();
+        let script = workload_file(&o, n)?;
+        let sc = script.as_str();
         let ns = n.to_string();
         let mut floor = Vec::new();
         let mut runs: Vec<Vec<Vec<(String, i128)>>> = vec![Vec::new(); o.builds.len()];
@@ -514,6 +502,23 @@ fn timeline_cmd(args: &[String]) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// What `ab` and `timeline` need before they start: the build list checked (`none` is the
+/// error without one), the work directory, this program's path (for the floor), and the
+/// build that flushes between runs.
+fn builds_setup<'o>(o: &'o Opts, none: &str) -> Result<(String, &'o str), String> {
+    let flush = o.builds.first().ok_or(none)?;
+    std::fs::create_dir_all(&o.dir).map_err(|e| e.to_string())?;
+    let me = me().to_str().ok_or("non-UTF-8 path")?.to_string();
+    Ok((me, flush.as_str()))
+}
+
+/// Writes the workload's script of `n` `add` statements into the work directory; its path.
+fn workload_file(o: &Opts, n: u32) -> Result<String, String> {
+    let script = o.dir.join(format!("add-{n}.conf"));
+    std::fs::write(&script, workload::setkey_script(n)).map_err(|e| e.to_string())?;
+    Ok(script.to_str().ok_or("non-UTF-8 path")?.to_string())
 }
 
 fn check_count(path: &Path, n: u32) -> Result<(), String> {

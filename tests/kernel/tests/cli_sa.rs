@@ -764,6 +764,21 @@ fn collect_until(
     lines
 }
 
+/// Adds an ESP SA with `pfkey add` and reads the watcher's output until its encryption
+/// key line: the lines so far, and that line.
+fn add_and_watch_key(rx: &std::sync::mpsc::Receiver<String>, spi: &str) -> (Vec<String>, String) {
+    quiet_ok(&format!(
+        "add --esp aes --enc-key {AES128} --src 10.0.0.1 --dst 10.0.0.2 --spi {spi}"
+    ));
+    let lines = collect_until(rx, |ls| ls.iter().any(|l| l.contains("KEY_ENCRYPT")));
+    let key = lines
+        .iter()
+        .find(|l| l.contains("KEY_ENCRYPT"))
+        .expect("key line")
+        .clone();
+    (lines, key)
+}
+
 fn interrupt_and_wait(mut child: Child, sig: nix::sys::signal::Signal) {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).expect("kill");
     let status = child.wait().expect("wait for monitor");
@@ -820,30 +835,16 @@ fn monitor_prints_every_message_as_json_and_exits_0_on_sigint() {
 fn monitor_text_shows_keys_only_when_asked_and_exits_0_on_sigterm() {
     let _ns = fresh_netns();
     let (child, rx) = start_monitor(&[], &["--show-keys"]);
-    quiet_ok(&format!(
-        "add --esp aes --enc-key {AES128} --src 10.0.0.1 --dst 10.0.0.2 --spi 0x1000"
-    ));
-    let lines = collect_until(&rx, |ls| ls.iter().any(|l| l.contains("KEY_ENCRYPT")));
+    let (lines, key) = add_and_watch_key(&rx, "0x1000");
     assert!(
         lines.iter().any(|l| l.starts_with("ADD satype=esp")),
         "{lines:?}"
     );
-    let key = lines
-        .iter()
-        .find(|l| l.contains("KEY_ENCRYPT"))
-        .expect("key line");
     assert!(key.contains(&AES128[2..]), "--show-keys: {key}");
     interrupt_and_wait(child, nix::sys::signal::Signal::SIGTERM);
     // Without --show-keys the key is redacted.
     let (child, rx) = start_monitor(&[], &[]);
-    quiet_ok(&format!(
-        "add --esp aes --enc-key {AES128} --src 10.0.0.1 --dst 10.0.0.2 --spi 0x1001"
-    ));
-    let lines = collect_until(&rx, |ls| ls.iter().any(|l| l.contains("KEY_ENCRYPT")));
-    let key = lines
-        .iter()
-        .find(|l| l.contains("KEY_ENCRYPT"))
-        .expect("key line");
+    let (_, key) = add_and_watch_key(&rx, "0x1001");
     assert!(
         key.contains("redacted") && !key.contains(&AES128[2..]),
         "{key}"
@@ -856,10 +857,7 @@ fn monitor_text_shows_keys_only_when_asked_and_exits_0_on_sigterm() {
 fn setkey_style_x_watches_every_message_like_monitor() {
     let _ns = fresh_netns();
     let (child, rx) = start_watching(&["-x"]);
-    quiet_ok(&format!(
-        "add --esp aes --enc-key {AES128} --src 10.0.0.1 --dst 10.0.0.2 --spi 0x1000"
-    ));
-    let lines = collect_until(&rx, |ls| ls.iter().any(|l| l.contains("KEY_ENCRYPT")));
+    let (lines, key) = add_and_watch_key(&rx, "0x1000");
     assert!(
         lines.iter().any(|l| l.starts_with("ADD satype=esp")),
         "{lines:?}"
@@ -870,24 +868,13 @@ fn setkey_style_x_watches_every_message_like_monitor() {
             .any(|l| l.contains("spi=0x00001000") || l.contains("spi=0x1000")),
         "{lines:?}"
     );
-    let key = lines
-        .iter()
-        .find(|l| l.contains("KEY_ENCRYPT"))
-        .expect("key line");
     assert!(
         key.contains("redacted") && !key.contains(&AES128[2..]),
         "{key}"
     );
     interrupt_and_wait(child, nix::sys::signal::Signal::SIGTERM);
     let (child, rx) = start_watching(&["-x", "--show-keys"]);
-    quiet_ok(&format!(
-        "add --esp aes --enc-key {AES128} --src 10.0.0.1 --dst 10.0.0.2 --spi 0x1001"
-    ));
-    let lines = collect_until(&rx, |ls| ls.iter().any(|l| l.contains("KEY_ENCRYPT")));
-    let key = lines
-        .iter()
-        .find(|l| l.contains("KEY_ENCRYPT"))
-        .expect("key line");
+    let (_, key) = add_and_watch_key(&rx, "0x1001");
     assert!(key.contains(&AES128[2..]), "-x --show-keys: {key}");
     interrupt_and_wait(child, nix::sys::signal::Signal::SIGINT);
 }

@@ -196,7 +196,7 @@ fn is_plain(t: MsgType) -> bool {
 /// The script's statements in batches, in order, each statement with the requests
 /// compiling kept for it (by statement index; none for a statement that
 /// [`lowers_infallibly`](lower::lowers_infallibly)). Each statement is dropped once prepared.
-pub(super) fn batches<'s>(
+fn batches<'s>(
     statements: impl Iterator<Item = Statement> + 's,
     src: &'s str,
     kept: Vec<(usize, Vec<Request>)>,

@@ -179,6 +179,16 @@ fn executor(table: &Rc<RefCell<Table>>, keep_going: bool) -> Executor<Scripted> 
     )
 }
 
+/// A table that refuses the ADD of `spi` with EINVAL.
+fn table_refusing(spi: u32) -> Rc<RefCell<Table>> {
+    let table = Rc::new(RefCell::new(Table::default()));
+    table
+        .borrow_mut()
+        .refuse_spi
+        .push((spi, libc::EINVAL as u8));
+    table
+}
+
 fn compiled(src: &str) -> Compiled {
     let c = compile(src, "t.conf", &LowerOptions::default(), &setkey::NoResolver);
     assert_eq!(c.errors(), 0, "{:?}", c.script.diagnostics);
@@ -210,11 +220,7 @@ fn statements_run_in_order_and_success_is_counted() {
 
 #[test]
 fn the_first_failure_stops_the_script_with_status_1() {
-    let table = Rc::new(RefCell::new(Table::default()));
-    table
-        .borrow_mut()
-        .refuse_spi
-        .push((0x102, libc::EINVAL as u8));
+    let table = table_refusing(0x102);
     let mut exec = executor(&table, false);
     let mut out = output();
     let flow = exec.run_script(compiled(ADD3), &mut out).unwrap();
@@ -229,11 +235,7 @@ fn the_first_failure_stops_the_script_with_status_1() {
 
 #[test]
 fn keep_going_runs_everything_and_keeps_the_first_status() {
-    let table = Rc::new(RefCell::new(Table::default()));
-    table
-        .borrow_mut()
-        .refuse_spi
-        .push((0x101, libc::EINVAL as u8));
+    let table = table_refusing(0x101);
     let mut exec = executor(&table, true);
     let mut out = output();
     // The second file repeats 0x102: EEXIST.
@@ -557,11 +559,7 @@ fn a_long_script_runs_in_order_across_batches() {
 fn a_failure_in_a_long_script_stops_it_there() {
     let c = compiled(&long_script(700));
     let total = c.script.count;
-    let table = Rc::new(RefCell::new(Table::default()));
-    table
-        .borrow_mut()
-        .refuse_spi
-        .push((0x1000 + 500, libc::EINVAL as u8));
+    let table = table_refusing(0x1000 + 500);
     let mut exec = executor(&table, false);
     let mut out = output();
     assert_eq!(exec.run_script(c, &mut out).unwrap(), Flow::Stop);
@@ -572,11 +570,7 @@ fn a_failure_in_a_long_script_stops_it_there() {
     assert_eq!(exec.run + exec.skipped, total);
 
     // With --keep-going everything else runs.
-    let table = Rc::new(RefCell::new(Table::default()));
-    table
-        .borrow_mut()
-        .refuse_spi
-        .push((0x1000 + 500, libc::EINVAL as u8));
+    let table = table_refusing(0x1000 + 500);
     table
         .borrow_mut()
         .refuse_dir
@@ -605,20 +599,12 @@ fn exit_in_a_long_script_ends_it_there() {
 #[test]
 fn statements_the_preparer_never_delivered_are_an_internal_error_not_a_skip() {
     let Compiled { script, requests } = compiled(&long_script(100));
-    let statements = script.statements_again();
     let total = script.count;
     let table = Rc::new(RefCell::new(Table::default()));
     let mut exec = executor(&table, false);
     let mut out = output();
     // Only the first batch arrives.
-    let first = prepare::batches(
-        statements,
-        script.source(),
-        requests,
-        LowerOptions::default(),
-        total,
-    )
-    .take(1);
+    let first = prepare::script_batches(&script, requests, LowerOptions::default()).take(1);
     let flow = exec.run_batches(&script, total, first, &mut out).unwrap();
     assert_eq!(flow, Flow::Stop);
     assert_eq!(exec.first_failure, Some(Exit::Internal));
@@ -628,11 +614,7 @@ fn statements_the_preparer_never_delivered_are_an_internal_error_not_a_skip() {
 
 #[test]
 fn the_helper_prepares_one_script_after_another_even_after_a_stop() {
-    let table = Rc::new(RefCell::new(Table::default()));
-    table
-        .borrow_mut()
-        .refuse_spi
-        .push((0x1000 + 100, libc::EINVAL as u8));
+    let table = table_refusing(0x1000 + 100);
     let mut exec = executor(&table, false);
     let mut out = output();
     // Started beforehand, as an earlier long script would have.
