@@ -75,7 +75,7 @@ const WORD_BYTES: [bool; 256] = {
     t
 };
 
-fn is_word_byte(b: u8) -> bool {
+pub(super) fn is_word_byte(b: u8) -> bool {
     WORD_BYTES[usize::from(b)]
 }
 
@@ -163,6 +163,18 @@ impl<'s> Lexer<'s> {
             i,
             at_line_start: true,
         }
+    }
+
+    /// The next byte to look at, and the bytes of the window (`src[..end]`).
+    pub fn position(&self) -> (usize, &'s [u8]) {
+        (self.i, self.bytes)
+    }
+
+    /// Goes on at `i`, just after a `;` that another reader took (the fast path of
+    /// [`super::fast`]): as after the lexer's own `;` token, no token since it.
+    pub fn resume_after_semi(&mut self, i: usize) {
+        self.i = i;
+        self.at_line_start = false;
     }
 
     /// The next token, or `None` at the end; lexical errors are added to `errors` (and

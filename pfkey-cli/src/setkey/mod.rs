@@ -46,6 +46,7 @@
 #![forbid(unsafe_code)]
 
 pub mod ast;
+mod fast;
 pub mod format;
 pub mod lexer;
 pub mod lower;

@@ -137,6 +137,21 @@ pub fn parse_keeping(src: &str, keep: Keep) -> Parsed {
     Parser::new(src, 0, src.len()).script(keep)
 }
 
+/// [`parse`] in one piece, without the fast path of [`super::fast`], which the tests
+/// compare it with.
+#[cfg(test)]
+pub(super) fn parse_general(src: &str) -> Parsed {
+    let mut p = Parser::new(src, 0, src.len());
+    p.fast = false;
+    p.script(|_| true)
+}
+
+/// [`parse`] in one piece, with the fast path.
+#[cfg(test)]
+pub(super) fn parse_one_piece(src: &str) -> Parsed {
+    Parser::new(src, 0, src.len()).script(|_| true)
+}
+
 /// At most this many parser threads.
 const MAX_THREADS: usize = 8;
 
@@ -325,6 +340,11 @@ struct Parser<'s> {
     diags: Vec<RawDiag>,
     /// `exit` was parsed: there are no more statements.
     done: bool,
+    /// Whether statements of the common `add` shape go through [`super::fast`] (off only
+    /// in the tests that compare both paths).
+    fast: bool,
+    /// The fast path's last algorithms.
+    last_algs: super::fast::LastAlgs<'s>,
 }
 
 /// Which SA options a command takes.
@@ -338,7 +358,7 @@ enum OptSet {
     GetSpi,
 }
 
-fn parse_number(s: &str) -> Option<u64> {
+pub(super) fn parse_number(s: &str) -> Option<u64> {
     if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
         if h.is_empty() || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
@@ -445,6 +465,8 @@ impl<'s> Parser<'s> {
             pos: 0,
             diags: Vec::new(),
             done: false,
+            fast: true,
+            last_algs: (None, None),
         }
     }
 
@@ -673,6 +695,13 @@ impl<'s> Parser<'s> {
 
     /// The next statement that parses; statements with errors are reported and skipped.
     fn next_statement(&mut self) -> Option<Statement> {
+        if self.fast && !self.done && self.pos == self.toks.len() {
+            let (at, bytes) = self.lexer.position();
+            if let Some((stmt, next)) = super::fast::add(self.src, bytes, at, &mut self.last_algs) {
+                self.lexer.resume_after_semi(next);
+                return Some(stmt);
+            }
+        }
         while !self.done && self.refill() {
             let t = self.toks[self.pos];
             let start = self.pos;
@@ -2338,6 +2367,11 @@ fn first_non_hex(hex: &str) -> Option<usize> {
         .iter()
         .position(|c| !c.is_ascii_hexdigit())
         .map(|i| clean + i)
+}
+
+/// Whether all eight bytes are hex digits.
+pub(super) fn is_hex8(e: &[u8; 8]) -> bool {
+    hex8(u64::from_le_bytes(*e)).is_some()
 }
 
 /// Hex digits to bytes, with a leading zero nibble for an odd count (setkey's rule); `None`
