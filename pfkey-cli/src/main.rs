@@ -19,9 +19,13 @@ use clap::Parser;
 fn main() -> ExitCode {
     timeline::mark("start");
     // clap prints help and version (exit 0); usage errors become one line (exit 2).
-    let cli = match cli::Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => return exit::usage_error(e),
+    // `pfkey -f FILE` does not need clap's parser built.
+    let cli = match cli::Cli::script_file_only(std::env::args_os()) {
+        Some(cli) => cli,
+        None => match cli::Cli::try_parse() {
+            Ok(cli) => cli,
+            Err(e) => return exit::usage_error(e),
+        },
     };
     timeline::mark("args");
     let mut out = output::Output::new(&cli);

@@ -33,6 +33,9 @@ use super::{follows_in_as_fwd, policy_dir};
 use crate::setkey::lower;
 use crate::setkey::{Command, LowerOptions, Request, Script, Span, Statement, SystemResolver};
 
+/// The requests compiling kept, by statement index, in order.
+pub(super) type Kept = Vec<(usize, Vec<Request>)>;
+
 /// Scripts with at least this many statements are prepared on a second thread.
 pub(super) const PIPELINE_MIN: usize = 64;
 
@@ -199,7 +202,7 @@ fn is_plain(t: MsgType) -> bool {
 fn batches<'s>(
     statements: impl Iterator<Item = (usize, Statement)> + 's,
     src: &'s str,
-    kept: Vec<(usize, Vec<Request>)>,
+    kept: Kept,
     opts: LowerOptions,
     total: usize,
     first_size: usize,
@@ -244,7 +247,7 @@ fn batches<'s>(
 /// cheap).
 pub(super) fn script_batches(
     script: &Script,
-    kept: Vec<(usize, Vec<Request>)>,
+    kept: Kept,
     opts: LowerOptions,
     from: usize,
 ) -> impl Iterator<Item = Batch> + '_ {
@@ -261,9 +264,7 @@ pub(super) fn script_batches(
 
 /// The requests compiling kept, split into those of the statements of the first batch
 /// and those of the rest (see [`first_batch`]).
-pub(super) fn split_kept(
-    mut kept: Vec<(usize, Vec<Request>)>,
-) -> (Vec<(usize, Vec<Request>)>, Vec<(usize, Vec<Request>)>) {
+pub(super) fn split_kept(mut kept: Kept) -> (Kept, Kept) {
     let rest = kept.split_off(kept.partition_point(|(i, _)| *i < FIRST_BATCH));
     (kept, rest)
 }
@@ -273,11 +274,7 @@ pub(super) fn split_kept(
 /// requests compiling kept for its statements ([`split_kept`]). Waiting for the helper to
 /// hand the first batch over cost the sender 1.4–2.6 ms in the lab (the other thread
 /// waking up), for ~0.3 ms of work.
-pub(super) fn first_batch(
-    script: &Script,
-    kept: Vec<(usize, Vec<Request>)>,
-    opts: LowerOptions,
-) -> Option<Batch> {
+pub(super) fn first_batch(script: &Script, kept: Kept, opts: LowerOptions) -> Option<Batch> {
     batches(
         script.statements_again().enumerate().take(FIRST_BATCH),
         script.source(),
@@ -312,7 +309,7 @@ pub(super) struct Helper {
 /// A script to prepare, and where its batches go.
 struct Job {
     script: Arc<Script>,
-    kept: Vec<(usize, Vec<Request>)>,
+    kept: Kept,
     opts: LowerOptions,
     /// The first statement to prepare (the sender prepares those before it).
     from: usize,
@@ -355,10 +352,10 @@ impl Helper {
     pub(super) fn prepare(
         &self,
         script: Arc<Script>,
-        kept: Vec<(usize, Vec<Request>)>,
+        kept: Kept,
         opts: LowerOptions,
         from: usize,
-    ) -> Result<Receiver<Batch>, Vec<(usize, Vec<Request>)>> {
+    ) -> Result<Receiver<Batch>, Kept> {
         let Some(jobs) = &self.jobs else {
             return Err(kept);
         };
