@@ -12,7 +12,9 @@
 //! ```
 //!
 //! The grammar is in [`parser`]; the messages each statement becomes are described in
-//! [`lower`].
+//! [`lower`]. The parser takes the most common statement, a plain `add`, through a fast
+//! path (`fast`) that builds the same [`Statement`] in one pass over its bytes or leaves
+//! the statement to the general parser.
 //!
 //! # Deliberate differences from setkey 0.8.2 on Linux
 //!
