@@ -763,7 +763,7 @@ impl<T: Transport> Executor<T> {
             }
             None => requests,
         };
-        let batches = prepare::script_batches(&script, kept, opts, 0);
+        let batches = prepare::script_batches(&script, kept, opts, 0, None);
         self.run_batches(&script, total, batches, out)
     }
 
@@ -801,6 +801,9 @@ impl<T: Transport> Executor<T> {
                         return Ok(flow);
                     }
                 }
+            }
+            if let Some(h) = &self.helper {
+                h.recycle(arena);
             }
         }
         crate::timeline::mark("sent");

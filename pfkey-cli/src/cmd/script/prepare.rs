@@ -175,6 +175,16 @@ impl Arena {
     }
 }
 
+impl Arena {
+    /// The same allocation, its messages wiped: all zero again, ready for new ones.
+    fn wiped(mut self) -> Self {
+        let used = self.used.min(self.buf.len());
+        self.buf[..used].zeroize();
+        self.used = 0;
+        self
+    }
+}
+
 impl Drop for Arena {
     fn drop(&mut self) {
         let used = self.used.min(self.buf.len());
@@ -206,6 +216,7 @@ fn batches<'s>(
     opts: LowerOptions,
     total: usize,
     first_size: usize,
+    spare: Option<&'s Receiver<Arena>>,
 ) -> impl Iterator<Item = Batch> + 's {
     let mut kept = kept.into_iter().peekable();
     let mut todo = statements
@@ -220,7 +231,9 @@ fn batches<'s>(
         size = (size * 2).clamp(1, BATCH_STATEMENTS);
         let room = size.min(total);
         let mut b = Batch {
-            arena: Arena::new(),
+            arena: spare
+                .and_then(|r| r.try_recv().ok())
+                .unwrap_or_else(Arena::new),
             statements: Vec::with_capacity(room),
             steps: Vec::with_capacity(room),
         };
@@ -245,12 +258,13 @@ fn batches<'s>(
 /// [`batches`] of a script from statement `from` on, its statements parsed again from its
 /// text (those before `from` too, to find where it starts: the fast path makes that
 /// cheap).
-pub(super) fn script_batches(
-    script: &Script,
+pub(super) fn script_batches<'s>(
+    script: &'s Script,
     kept: Kept,
     opts: LowerOptions,
     from: usize,
-) -> impl Iterator<Item = Batch> + '_ {
+    spare: Option<&'s Receiver<Arena>>,
+) -> impl Iterator<Item = Batch> + 's {
     let first_size = if from == 0 { FIRST_BATCH } else { 2 * from };
     batches(
         script.statements_again().enumerate().skip(from),
@@ -259,6 +273,7 @@ pub(super) fn script_batches(
         opts,
         script.count,
         first_size,
+        spare,
     )
 }
 
@@ -282,6 +297,7 @@ pub(super) fn first_batch(script: &Script, kept: Kept, opts: LowerOptions) -> Op
         opts,
         script.count,
         FIRST_BATCH,
+        None,
     )
     .next()
 }
@@ -303,6 +319,8 @@ fn requests(
 /// script's keys than that). Dropping it ends the thread and waits for it.
 pub(super) struct Helper {
     jobs: Option<mpsc::Sender<Job>>,
+    /// Arenas the sender is done with, wiped, for the helper's next batches.
+    spare: mpsc::Sender<Arena>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -320,6 +338,7 @@ impl Helper {
     /// Starts the thread; `None` if the system cannot (the sender then prepares).
     pub(super) fn spawn() -> Option<Helper> {
         let (jobs, rx) = mpsc::channel::<Job>();
+        let (spare, spare_rx) = mpsc::channel::<Arena>();
         let thread = std::thread::Builder::new()
             .name("pfkey-prepare".into())
             .spawn(move || {
@@ -331,7 +350,7 @@ impl Helper {
                         from,
                         batches: tx,
                     } = job;
-                    for b in script_batches(&script, kept, opts, from) {
+                    for b in script_batches(&script, kept, opts, from, Some(&spare_rx)) {
                         if tx.send(b).is_err() {
                             // The run stopped.
                             break;
@@ -342,8 +361,17 @@ impl Helper {
             .ok()?;
         Some(Helper {
             jobs: Some(jobs),
+            spare,
             thread: Some(thread),
         })
+    }
+
+    /// Gives a sent batch's arena back, wiped, for a later batch: no allocation, zero
+    /// filling or freeing of 128 KiB per batch (under emulation each fresh page is a
+    /// fault, and memory given back to the system flushes the other vCPU's TLB).
+    pub(super) fn recycle(&self, arena: Arena) {
+        // A helper that is gone takes nothing: the arena is dropped, which wipes it.
+        let _ = self.spare.send(arena.wiped());
     }
 
     /// Hands `script` over from statement `from` on (0, or [`FIRST_BATCH`] after
@@ -460,7 +488,7 @@ mod tests {
         ];
         let (first_kept, rest) = split_kept(kept);
         let first = first_batch(&c.script, first_kept, opts).unwrap();
-        let later: Vec<Batch> = script_batches(&c.script, rest, opts, FIRST_BATCH).collect();
+        let later: Vec<Batch> = script_batches(&c.script, rest, opts, FIRST_BATCH, None).collect();
         let indices = |b: &Batch| b.statements.iter().map(|p| p.index).collect::<Vec<_>>();
         assert_eq!(indices(&first), (0..FIRST_BATCH).collect::<Vec<_>>());
         assert_eq!(
@@ -474,6 +502,40 @@ mod tests {
         );
         // The helper's batches go on growing from twice the first.
         assert_eq!(later[0].statements.len(), 2 * FIRST_BATCH);
+    }
+
+    #[test]
+    fn a_recycled_arena_is_wiped_and_taken_again_by_the_helper() {
+        let mut a = Arena::new();
+        let at = a.push(&with_key(1000)).unwrap();
+        let cap = a.buf.capacity();
+        let a = a.wiped();
+        assert_eq!(a.used, 0);
+        assert!(a.buf.len() >= at.end && a.buf.iter().all(|&b| b == 0));
+        assert_eq!(a.buf.capacity(), cap);
+
+        let src: String = (0..700)
+            .map(|i| format!("add 10.0.0.1 10.0.0.2 esp {} -E null ;\n", 0x1000 + i))
+            .collect();
+        let opts = LowerOptions::default();
+        let c = crate::cmd::script::compile(&src, "t", &opts, &crate::setkey::NoResolver);
+        let helper = Helper::spawn().unwrap();
+        let rx = helper
+            .prepare(Arc::new(c.script), c.requests, opts, 0)
+            .ok()
+            .unwrap();
+        let mut given_back = Vec::new();
+        let mut reused = false;
+        let mut indices = Vec::new();
+        for b in rx {
+            let at = b.arena.buf.as_ptr() as usize;
+            reused |= given_back.contains(&at);
+            indices.extend(b.statements.iter().map(|p| p.index));
+            given_back.push(at);
+            helper.recycle(b.arena);
+        }
+        assert!(reused, "no batch used an arena given back");
+        assert_eq!(indices, (0..700).collect::<Vec<_>>());
     }
 
     #[test]

@@ -634,7 +634,8 @@ fn statements_the_preparer_never_delivered_are_an_internal_error_not_a_skip() {
     let mut exec = executor(&table, false);
     let mut out = output();
     // Only the first batch arrives.
-    let first = prepare::script_batches(&script, requests, LowerOptions::default(), 0).take(1);
+    let first =
+        prepare::script_batches(&script, requests, LowerOptions::default(), 0, None).take(1);
     let flow = exec.run_batches(&script, total, first, &mut out).unwrap();
     assert_eq!(flow, Flow::Stop);
     assert_eq!(exec.first_failure, Some(Exit::Internal));
