@@ -542,17 +542,17 @@ fn sent(table: &Rc<RefCell<Table>>) -> Vec<(MsgType, Option<u32>, Option<Directi
 
 #[test]
 fn a_long_script_runs_in_order_across_batches() {
-    let c = compiled(&long_script(700));
+    let c = compiled(&long_script(2100));
     let total = c.script.count;
-    assert!(total > 2 * 256);
+    assert!(total > 2 * prepare::BATCH_STATEMENTS);
     let table = Rc::new(RefCell::new(Table::default()));
     let mut exec = executor(&table, false);
     let mut out = output();
     assert_eq!(exec.run_script(c, &mut out).unwrap(), Flow::Continue);
     assert_eq!((exec.failed, exec.skipped), (0, 0));
     assert_eq!(exec.run, total);
-    assert_eq!(sent(&table), long_script_log(700));
-    assert_eq!(table.borrow().sas.len(), 700);
+    assert_eq!(sent(&table), long_script_log(2100));
+    assert_eq!(table.borrow().sas.len(), 2100);
 }
 
 #[test]
