@@ -740,30 +740,19 @@ impl<T: Transport> Executor<T> {
             self.start_helper();
         }
         let kept = match &self.helper {
-            Some(h) => {
-                // The helper prepares from the second batch on, while this thread
-                // prepares the first and opens the socket (an error is met again, and
-                // reported, at the first request).
-                let (first_kept, rest) = prepare::split_kept(requests);
-                match h.prepare(Arc::clone(&script), rest, opts, prepare::FIRST_BATCH) {
-                    Ok(batches) => {
-                        let first = prepare::first_batch(&script, first_kept, opts);
-                        crate::timeline::mark("first-batch");
-                        let _ = self.client();
-                        crate::timeline::mark("socket");
-                        let all = first.into_iter().chain(batches);
-                        return self.run_batches(&script, total, all, out);
-                    }
-                    Err(mut rest) => {
-                        let mut kept = first_kept;
-                        kept.append(&mut rest);
-                        kept
-                    }
+            Some(h) => match h.prepare(Arc::clone(&script), requests, opts) {
+                Ok(batches) => {
+                    // The helper is parsing the first batch: open the socket meanwhile
+                    // (an error is met again, and reported, at the first request).
+                    let _ = self.client();
+                    crate::timeline::mark("socket");
+                    return self.run_batches(&script, total, batches.into_iter(), out);
                 }
-            }
+                Err(kept) => kept,
+            },
             None => requests,
         };
-        let batches = prepare::script_batches(&script, kept, opts, 0, None);
+        let batches = prepare::script_batches(&script, kept, opts, None);
         self.run_batches(&script, total, batches, out)
     }
 
@@ -785,6 +774,9 @@ impl<T: Transport> Executor<T> {
     ) -> Result<Flow, Failure> {
         let mut seen = 0;
         for batch in batches {
+            if seen == 0 {
+                crate::timeline::mark("first-batch");
+            }
             let prepare::Batch {
                 mut arena,
                 statements,

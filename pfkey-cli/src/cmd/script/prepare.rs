@@ -49,7 +49,7 @@ pub(super) const PIPELINE_MIN: usize = 64;
 pub(super) const BATCH_STATEMENTS: usize = 1024;
 
 /// Statements in the first batch.
-pub(super) const FIRST_BATCH: usize = 16;
+const FIRST_BATCH: usize = 16;
 
 /// Bytes of a batch's arena (a batch of [`BATCH_STATEMENTS`] `add`s takes ~200 KiB). A
 /// statement is begun only with [`STATEMENT_ROOM`] left.
@@ -218,7 +218,6 @@ fn batches<'s>(
     kept: Kept,
     opts: LowerOptions,
     total: usize,
-    first_size: usize,
     spare: Option<&'s Receiver<Arena>>,
 ) -> impl Iterator<Item = Batch> + 's {
     let mut kept = kept.into_iter().peekable();
@@ -228,10 +227,10 @@ fn batches<'s>(
             (index, (stmt, reqs))
         })
         .peekable();
-    let mut size = first_size / 2;
+    let mut size = FIRST_BATCH / 2;
     std::iter::from_fn(move || {
         todo.peek()?;
-        size = (size * 2).clamp(1, BATCH_STATEMENTS);
+        size = (size * 2).min(BATCH_STATEMENTS);
         let room = size.min(total);
         let mut b = Batch {
             arena: spare
@@ -258,51 +257,22 @@ fn batches<'s>(
     })
 }
 
-/// [`batches`] of a script from statement `from` on, its statements parsed again from its
-/// text (those before `from` too, to find where it starts: the fast path makes that
-/// cheap).
+/// [`batches`] of a whole script, its statements parsed again from its text, in arenas
+/// from `spare` when it has one.
 pub(super) fn script_batches<'s>(
     script: &'s Script,
     kept: Kept,
     opts: LowerOptions,
-    from: usize,
     spare: Option<&'s Receiver<Arena>>,
 ) -> impl Iterator<Item = Batch> + 's {
-    let first_size = if from == 0 { FIRST_BATCH } else { 2 * from };
     batches(
-        script.statements_again().enumerate().skip(from),
+        script.statements_again().enumerate(),
         script.source(),
         kept,
         opts,
         script.count,
-        first_size,
         spare,
     )
-}
-
-/// The requests compiling kept, split into those of the statements of the first batch
-/// and those of the rest (see [`first_batch`]).
-pub(super) fn split_kept(mut kept: Kept) -> (Kept, Kept) {
-    let rest = kept.split_off(kept.partition_point(|(i, _)| *i < FIRST_BATCH));
-    (kept, rest)
-}
-
-/// The first batch of a script whose other statements a [`Helper`] prepares (from
-/// [`FIRST_BATCH`] on, see [`Helper::prepare`]), prepared on the calling thread, with the
-/// requests compiling kept for its statements ([`split_kept`]). Waiting for the helper to
-/// hand the first batch over cost the sender 1.4–2.6 ms in the lab (the other thread
-/// waking up), for ~0.3 ms of work.
-pub(super) fn first_batch(script: &Script, kept: Kept, opts: LowerOptions) -> Option<Batch> {
-    batches(
-        script.statements_again().enumerate().take(FIRST_BATCH),
-        script.source(),
-        kept,
-        opts,
-        script.count,
-        FIRST_BATCH,
-        None,
-    )
-    .next()
 }
 
 /// The requests of a statement: those compiling kept, or made now (compiling kept the
@@ -332,8 +302,6 @@ struct Job {
     script: Arc<Script>,
     kept: Kept,
     opts: LowerOptions,
-    /// The first statement to prepare (the sender prepares those before it).
-    from: usize,
     batches: SyncSender<Batch>,
 }
 
@@ -350,10 +318,9 @@ impl Helper {
                         script,
                         kept,
                         opts,
-                        from,
                         batches: tx,
                     } = job;
-                    for b in script_batches(&script, kept, opts, from, Some(&spare_rx)) {
+                    for b in script_batches(&script, kept, opts, Some(&spare_rx)) {
                         if tx.send(b).is_err() {
                             // The run stopped.
                             break;
@@ -377,15 +344,13 @@ impl Helper {
         let _ = self.spare.send(arena.wiped());
     }
 
-    /// Hands `script` over from statement `from` on (0, or [`FIRST_BATCH`] after
-    /// [`first_batch`]), with the requests compiling kept for those statements: their
-    /// batches, in order, as they are prepared. Gives `kept` back if the thread is gone.
+    /// Hands `script` over (with the requests compiling kept for it): its batches, in
+    /// order, as they are prepared. Gives `kept` back if the thread is gone.
     pub(super) fn prepare(
         &self,
         script: Arc<Script>,
         kept: Kept,
         opts: LowerOptions,
-        from: usize,
     ) -> Result<Receiver<Batch>, Kept> {
         let Some(jobs) = &self.jobs else {
             return Err(kept);
@@ -395,7 +360,6 @@ impl Helper {
             script,
             kept,
             opts,
-            from,
             batches: tx,
         };
         jobs.send(job).map(|()| rx).map_err(|e| e.0.kept)
@@ -457,56 +421,6 @@ mod tests {
         }
     }
 
-    /// Which statements of `b` run a [`What::Request`] (here: the stand-in kept ones).
-    fn with_requests(b: &Batch) -> Vec<usize> {
-        b.statements
-            .iter()
-            .filter(|p| {
-                let steps = p.steps.clone().unwrap();
-                matches!(b.steps[steps][0].what, What::Request(_))
-            })
-            .map(|p| p.index)
-            .collect()
-    }
-
-    #[test]
-    fn kept_requests_go_with_their_statements_on_either_side_of_the_first_batch() {
-        let src: String = (0..64)
-            .map(|i| format!("add 10.0.0.1 10.0.0.2 esp {} -E null ;\n", 0x1000 + i))
-            .collect();
-        let opts = LowerOptions::default();
-        let c = crate::cmd::script::compile(&src, "t", &opts, &crate::setkey::NoResolver);
-        // Stand-ins that the statement's own translation would never give.
-        let flush = || {
-            vec![Request::Send(MessageRepr {
-                header: Header::new(MsgType::Flush, SaType::Unspec, 0, 0),
-                extensions: vec![],
-            })]
-        };
-        let kept = vec![
-            (2, flush()),
-            (FIRST_BATCH - 1, flush()),
-            (FIRST_BATCH, flush()),
-            (40, flush()),
-        ];
-        let (first_kept, rest) = split_kept(kept);
-        let first = first_batch(&c.script, first_kept, opts).unwrap();
-        let later: Vec<Batch> = script_batches(&c.script, rest, opts, FIRST_BATCH, None).collect();
-        let indices = |b: &Batch| b.statements.iter().map(|p| p.index).collect::<Vec<_>>();
-        assert_eq!(indices(&first), (0..FIRST_BATCH).collect::<Vec<_>>());
-        assert_eq!(
-            later.iter().flat_map(indices).collect::<Vec<_>>(),
-            (FIRST_BATCH..64).collect::<Vec<_>>()
-        );
-        assert_eq!(with_requests(&first), [2, FIRST_BATCH - 1]);
-        assert_eq!(
-            later.iter().flat_map(with_requests).collect::<Vec<_>>(),
-            [FIRST_BATCH, 40]
-        );
-        // The helper's batches go on growing from twice the first.
-        assert_eq!(later[0].statements.len(), 2 * FIRST_BATCH);
-    }
-
     #[test]
     fn a_recycled_arena_is_wiped_and_taken_again_by_the_helper() {
         let mut a = Arena::new();
@@ -524,7 +438,7 @@ mod tests {
         let c = crate::cmd::script::compile(&src, "t", &opts, &crate::setkey::NoResolver);
         let helper = Helper::spawn().unwrap();
         let rx = helper
-            .prepare(Arc::new(c.script), c.requests, opts, 0)
+            .prepare(Arc::new(c.script), c.requests, opts)
             .ok()
             .unwrap();
         let mut given_back = Vec::new();

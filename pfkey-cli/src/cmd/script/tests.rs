@@ -556,36 +556,6 @@ fn a_long_script_runs_in_order_across_batches() {
 }
 
 #[test]
-fn statements_translated_early_keep_their_places_in_and_after_the_first_batch() {
-    // The sender prepares the first batch itself and the helper the rest: requests that
-    // compiling kept (deleteall, spdadd) inside the first batch, at its edge and after it
-    // must each be sent in their statement's turn.
-    let kept_at = [0, 2, prepare::FIRST_BATCH - 1, prepare::FIRST_BATCH, 40, 99];
-    let mut src = String::new();
-    let mut expected = Vec::new();
-    for i in 0..100u32 {
-        if kept_at.contains(&(i as usize)) {
-            src.push_str("deleteall 10.0.9.1 10.0.9.2 esp ;\n");
-            expected.push((MsgType::Dump, None, None));
-        } else {
-            src.push_str(&format!(
-                "add 10.0.0.1 10.0.0.2 esp {:#x} -E null ;\n",
-                0x1000 + i
-            ));
-            expected.push((MsgType::Add, Some(0x1000 + i), None));
-        }
-    }
-    let c = compiled(&src);
-    assert!(c.script.count >= prepare::PIPELINE_MIN);
-    let table = Rc::new(RefCell::new(Table::default()));
-    let mut exec = executor(&table, false);
-    let mut out = output();
-    assert_eq!(exec.run_script(c, &mut out).unwrap(), Flow::Continue);
-    assert_eq!(exec.run, 100);
-    assert_eq!(sent(&table), expected);
-}
-
-#[test]
 fn a_failure_in_a_long_script_stops_it_there() {
     let c = compiled(&long_script(700));
     let total = c.script.count;
@@ -634,8 +604,7 @@ fn statements_the_preparer_never_delivered_are_an_internal_error_not_a_skip() {
     let mut exec = executor(&table, false);
     let mut out = output();
     // Only the first batch arrives.
-    let first =
-        prepare::script_batches(&script, requests, LowerOptions::default(), 0, None).take(1);
+    let first = prepare::script_batches(&script, requests, LowerOptions::default(), None).take(1);
     let flow = exec.run_batches(&script, total, first, &mut out).unwrap();
     assert_eq!(flow, Flow::Stop);
     assert_eq!(exec.first_failure, Some(Exit::Internal));
