@@ -26,8 +26,8 @@
 //! - blanks between tokens, the whole statement on one line, `;` at its end; blank lines
 //!   and comments before it.
 //!
-//! The tests parse a corpus and generated statements both ways and compare the results
-//! and the diagnostics (`setkey/tests.rs`, "fast path").
+//! The tests at the end of this file parse a corpus of variations and layouts, and
+//! generated scripts, both ways and compare the statements and the diagnostics.
 #![forbid(unsafe_code)]
 
 use std::net::{IpAddr, Ipv4Addr};
