@@ -829,8 +829,8 @@ impl<T: Transport> Executor<T> {
         };
         for step in steps {
             let done = match &step.what {
-                // Sent from the arena as it is (no copy); the arena is wiped when the
-                // batch is dropped.
+                // Sent from the arena as it is (no copy); the arena is wiped once the
+                // batch is sent (given back to the helper) or dropped.
                 prepare::What::Built { at, op } => self
                     .client()
                     .and_then(|cl| cl.request_built_in_place(arena.get_mut(at.clone()), op))

@@ -37,7 +37,7 @@ use pfkey::wire::Mode;
 
 use super::ast::*;
 use super::lexer::is_word_byte;
-use super::parser::{is_hex8, parse_number};
+use super::parser::{hex_run, parse_number};
 
 /// The largest key PF_KEY can carry, in bits (`sadb_key_bits` is 16 bits).
 const MAX_KEY_BITS: usize = u16::MAX as usize;
@@ -168,13 +168,7 @@ impl<'s> Cursor<'s> {
             _ => return None,
         }
         self.i += 2;
-        let rest = self.bytes.get(self.i..)?;
-        let (eights, _) = rest.as_chunks::<8>();
-        let clean = eights.iter().take_while(|e| is_hex8(e)).count() * 8;
-        self.i += clean;
-        while self.bytes.get(self.i).is_some_and(u8::is_ascii_hexdigit) {
-            self.i += 1;
-        }
+        self.i += hex_run(self.bytes.get(self.i..)?);
         if !self.word_ends() {
             return None;
         }

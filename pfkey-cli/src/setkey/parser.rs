@@ -2356,7 +2356,12 @@ pub const REDACTED_KEY: &str = "<redacted>";
 
 /// Where the first byte that is not a hex digit is, if any: eight bytes at a time.
 fn first_non_hex(hex: &str) -> Option<usize> {
-    let b = hex.as_bytes();
+    let n = hex_run(hex.as_bytes());
+    (n < hex.len()).then_some(n)
+}
+
+/// How many hex digits `b` starts with: eight at a time, then one by one.
+pub(super) fn hex_run(b: &[u8]) -> usize {
     let (eights, _) = b.as_chunks::<8>();
     let clean = eights
         .iter()
@@ -2366,12 +2371,7 @@ fn first_non_hex(hex: &str) -> Option<usize> {
     b[clean..]
         .iter()
         .position(|c| !c.is_ascii_hexdigit())
-        .map(|i| clean + i)
-}
-
-/// Whether all eight bytes are hex digits.
-pub(super) fn is_hex8(e: &[u8; 8]) -> bool {
-    hex8(u64::from_le_bytes(*e)).is_some()
+        .map_or(b.len(), |i| clean + i)
 }
 
 /// Hex digits to bytes, with a leading zero nibble for an odd count (setkey's rule); `None`

@@ -176,13 +176,16 @@ impl Arena {
     pub fn get_mut(&mut self, at: Range<usize>) -> &mut [u8] {
         self.buf.get_mut(at).unwrap_or_default()
     }
-}
 
-impl Arena {
-    /// The same allocation, its messages wiped: all zero again, ready for new ones.
-    fn wiped(mut self) -> Self {
+    /// Wipes the messages written so far (all of the buffer is zero again).
+    fn wipe(&mut self) {
         let used = self.used.min(self.buf.len());
         self.buf[..used].zeroize();
+    }
+
+    /// The same allocation, its messages wiped: all zero again, ready for new ones.
+    fn wiped(mut self) -> Self {
+        self.wipe();
         self.used = 0;
         self
     }
@@ -190,8 +193,7 @@ impl Arena {
 
 impl Drop for Arena {
     fn drop(&mut self) {
-        let used = self.used.min(self.buf.len());
-        self.buf[..used].zeroize();
+        self.wipe();
     }
 }
 
