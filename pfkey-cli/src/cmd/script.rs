@@ -10,17 +10,19 @@
 //!    before this succeeds, so a bad script is reported the same way on a kernel without
 //!    PF_KEY. The parsed statements are not kept: a statement that
 //!    [`lowers_infallibly`] (an `add` between numeric addresses, most of a long script) is
-//!    checked and dropped, and parsed again when its turn comes (so a 100,000-statement
-//!    script is held as its text, not as 100,000 syntax trees).
+//!    encoded as it is checked, in a script the parser reads in one piece; in a longer one
+//!    it is checked and dropped, and parsed again when its turn comes (so a
+//!    100,000-statement script is held as its text, not as 100,000 syntax trees).
 //! 2. **Execute** the statements in order through one [`Client`], opened on first use (exit
 //!    69 without af_key, 77 without privilege). Every request gets the client's sequence
 //!    number and pid and waits for its own reply (setkey sends `seq 0` and takes whatever
 //!    comes). `deleteall` dumps the SAs of its protocol and deletes each one between its two
 //!    addresses (af_key's DELETE needs an SPI). `get`, `getspi`, `dump` and `spddump` print
 //!    what the kernel answers as `setkey -D`/`-DP` do (keys hidden unless `--show-keys`;
-//!    JSON lines with `--json`); everything else is silent on success. Statements are
-//!    parsed again, translated and encoded a batch ahead of their turn, on a second thread
-//!    for a long script ([`prepare`]), so that this work overlaps with the kernel's.
+//!    JSON lines with `--json`); everything else is silent on success. The statements of
+//!    a longer script are parsed again, translated and encoded a batch ahead of their
+//!    turn, on a second thread ([`prepare`]), so that this work overlaps with the
+//!    kernel's.
 //! 3. A statement the kernel refuses is reported with its file, line and source line, the
 //!    client's words for the error, and what the parser already knew about it (e.g. the
 //!    May-2023 kernel change for outbound optional tunnel rules). The first failure stops the
@@ -323,6 +325,9 @@ pub struct Compiled {
     /// order. Every other statement [`lowers_infallibly`] and is translated just before it
     /// is sent (see [`prepare`]).
     pub requests: Vec<(usize, Vec<Request>)>,
+    /// Every statement, ready to send, when the script was short enough to be prepared
+    /// while it was checked ([`prepare::Preparer`]); `requests` is then empty.
+    prepared: Option<Vec<prepare::Batch>>,
 }
 
 impl Compiled {
@@ -339,26 +344,64 @@ impl Compiled {
 /// Parses `source` and lowers every statement; lowering errors (host names that do not
 /// resolve, …) join the diagnostics in source order.
 pub fn compile(source: &str, name: &str, opts: &LowerOptions, r: &dyn Resolver) -> Compiled {
-    compile_owned(Zeroizing::new(source.to_string()), name, opts, r, true)
+    compile_owned(
+        Zeroizing::new(source.to_string()),
+        name,
+        opts,
+        r,
+        Keep::for_run(source),
+    )
 }
 
-/// [`compile`] of a source the script takes over, keeping the requests only if `keep` (a
-/// check needs only the diagnostics: each statement's requests are dropped as soon as they
-/// are made). A statement that [`lowers_infallibly`] is checked by the parser and dropped;
-/// the others are lowered here, so that nothing is sent unless every one can be.
+/// What compiling keeps of a script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    /// The diagnostics only (a check).
+    Diagnostics,
+    /// The requests of the statements that need the outside world to be translated; the
+    /// others are parsed again when their turn comes ([`prepare::Helper`]).
+    Requests,
+    /// Every statement's messages, prepared as it is checked ([`prepare::Preparer`]).
+    Prepared,
+}
+
+impl Keep {
+    /// For a run of `source`: prepared at once when it is parsed in one piece.
+    fn for_run(source: &str) -> Keep {
+        if setkey::parser::parsed_in_one_piece(source) {
+            Keep::Prepared
+        } else {
+            Keep::Requests
+        }
+    }
+}
+
+/// [`compile`] of a source the script takes over, keeping what `keep` says (a check needs
+/// only the diagnostics: each statement's requests are dropped as soon as they are made).
+/// A statement that [`lowers_infallibly`] is prepared at once or checked by the parser and
+/// dropped; the others are lowered here, so that nothing is sent unless every one can be.
 fn compile_owned(
     source: Zeroizing<String>,
     name: &str,
     opts: &LowerOptions,
     r: &dyn Resolver,
-    keep: bool,
+    keep: Keep,
 ) -> Compiled {
-    let mut script = setkey::parse_owned(source, name, |s| !lowers_infallibly(s));
+    let mut preparer = (keep == Keep::Prepared).then(|| prepare::Preparer::new(*opts));
+    let mut script = match &mut preparer {
+        Some(p) => {
+            setkey::parse_owned_each(source, name, &mut |src, i, stmt| p.statement(src, i, stmt))
+        }
+        None => setkey::parse_owned(source, name, |s| !lowers_infallibly(s)),
+    };
     let mut requests = Vec::new();
     let mut extra = Vec::new();
     for (i, &index) in script.indices.iter().enumerate() {
         match script.lower_statement(i, opts, r) {
-            Some(Ok(reqs)) if keep => requests.push((index, reqs)),
+            Some(Ok(reqs)) if keep != Keep::Diagnostics => match &mut preparer {
+                Some(p) => p.fill(index, reqs),
+                None => requests.push((index, reqs)),
+            },
             Some(Ok(_)) | None => {}
             Some(Err(d)) => extra.push(d),
         }
@@ -371,7 +414,11 @@ fn compile_owned(
             .diagnostics
             .sort_by_key(|d| (d.span.start, d.severity));
     }
-    Compiled { script, requests }
+    Compiled {
+        script,
+        requests,
+        prepared: preparer.map(prepare::Preparer::finish),
+    }
 }
 
 /// A diagnostic as JSON (`pfkey check --json`).
@@ -450,7 +497,7 @@ fn check_sources(sources: &[Option<&Path>], out: &mut Output) -> Result<(), Fail
             &name,
             &LowerOptions::default(),
             &SystemResolver,
-            false,
+            Keep::Diagnostics,
         );
         show_diagnostics(out, &c.script.diagnostics, true)?;
         let errors = c.errors();
@@ -483,7 +530,8 @@ fn run_sources<T: Transport>(
         let (bytes, name) = read_source(*src)?;
         let text = into_text(bytes, &name)?;
         crate::timeline::mark("read");
-        let c = compile_owned(text, &name, &exec.opts.lower, &SystemResolver, true);
+        let keep = Keep::for_run(&text);
+        let c = compile_owned(text, &name, &exec.opts.lower, &SystemResolver, keep);
         errors += c.errors();
         crate::timeline::mark("checked");
         compiled.push(c);
@@ -505,6 +553,9 @@ fn run_sources<T: Transport>(
     }
     let files = compiled.len();
     for (i, c) in compiled.into_iter().enumerate() {
+        if i + 1 == files {
+            exec.no_more_scripts();
+        }
         if exec.run_script(c, out)? == Flow::Stop {
             let rest = files - i - 1;
             if rest > 0 {
@@ -677,6 +728,8 @@ impl From<client::Error> for Step {
 pub struct Executor<T: Transport> {
     open: Opener<T>,
     client: Option<Client<T>>,
+    /// The next script is the last: the helper may end once it has prepared it.
+    closing: bool,
     /// How statements run.
     pub opts: ExecOptions,
     /// Statements run (successful or not).
@@ -706,6 +759,7 @@ impl<T: Transport> Executor<T> {
         Executor {
             open,
             client: None,
+            closing: false,
             opts,
             run: 0,
             failed: 0,
@@ -733,15 +787,27 @@ impl<T: Transport> Executor<T> {
     /// as they are: on a second thread for a long script (see [`prepare`]).
     pub fn run_script(&mut self, c: Compiled, out: &mut Output) -> Result<Flow, Failure> {
         let opts = self.opts.lower;
-        let Compiled { script, requests } = c;
+        let Compiled {
+            script,
+            requests,
+            prepared,
+        } = c;
         let total = script.count;
+        if let Some(batches) = prepared {
+            crate::timeline::mark("socket");
+            return self.run_batches(&script, total, batches.into_iter(), out);
+        }
         let script = Arc::new(script);
         if total >= prepare::PIPELINE_MIN {
             self.start_helper();
         }
-        let kept = match &self.helper {
+        let closing = self.closing;
+        let kept = match &mut self.helper {
             Some(h) => match h.prepare(Arc::clone(&script), requests, opts) {
                 Ok(batches) => {
+                    if closing {
+                        h.close();
+                    }
                     // The helper is parsing the first batch: open the socket meanwhile
                     // (an error is met again, and reported, at the first request).
                     let _ = self.client();
@@ -754,6 +820,11 @@ impl<T: Transport> Executor<T> {
         };
         let batches = prepare::script_batches(&script, kept, opts, None);
         self.run_batches(&script, total, batches, out)
+    }
+
+    /// No script will come after the next one.
+    fn no_more_scripts(&mut self) {
+        self.closing = true;
     }
 
     /// Starts the thread that prepares statements ahead of their turn (if it is not

@@ -31,6 +31,7 @@
 
 use std::net::{IpAddr, SocketAddr, SocketAddrV6, ToSocketAddrs};
 
+use pfkey::builder::MessageBuilder;
 use pfkey::message::Message;
 use pfkey::policy::{IpsecRequest, Policy};
 use pfkey::repr::{Address, Extension, Header, Key, Lifetime, MessageRepr, Sa, Sa2};
@@ -38,6 +39,8 @@ use pfkey::wire::{
     Direction, ExtType, Level, Mode, MsgType, PolicyType, SaState, SaType, IPSEC_ULPROTO_ANY,
     UDP_ENCAP_ESPINUDP,
 };
+
+use zeroize::Zeroize;
 
 use super::ast::*;
 use super::parser::PRIORITY_DEFAULT;
@@ -530,6 +533,142 @@ fn lower_add(
         }));
     }
     Ok(out)
+}
+
+/// Longest key [`encode_sa_direct`] decodes (on the stack); longer ones are lowered.
+pub const DIRECT_KEY_MAX: usize = 64;
+
+/// An `add` or `update` encoded straight into `buf`, with what errors call it: exactly the
+/// bytes [`lower`] and [`MessageRepr::emit`] give (`tests::direct_encoding_is_the_lowered_message`),
+/// without building the request in between: nothing is allocated, and the keys are decoded
+/// on the stack and wiped there. For the statements most of a long script is made of: one
+/// numeric IPv4 address pair, ESP or AH, keys of at most [`DIRECT_KEY_MAX`] bytes (hex of
+/// even length, or quoted), no lifetimes, security context, IPComp or NAT-T. `None` for
+/// any other statement, or if `buf` is too small (then what was written is wiped).
+pub fn encode_sa_direct(
+    stmt: &Statement,
+    src: &str,
+    buf: &mut [u8],
+) -> Option<(usize, pfkey::client::Operation)> {
+    let (a, t) = match &stmt.command {
+        Command::Add(a) => (a, MsgType::Add),
+        Command::Update(a) => (a, MsgType::Update),
+        _ => return None,
+    };
+    if !matches!(a.proto, SaProto::Esp | SaProto::Ah)
+        || a.sa.hard.is_set()
+        || a.sa.soft.is_set()
+        || a.sa.sec_ctx.is_some()
+        || a.algs.comp.is_some()
+    {
+        return None;
+    }
+    let (
+        Host::Ip {
+            addr: s @ IpAddr::V4(_),
+            scope: None,
+        },
+        Host::Ip {
+            addr: d @ IpAddr::V4(_),
+            scope: None,
+        },
+    ) = (&a.src.host.host, &a.dst.host.host)
+    else {
+        return None;
+    };
+    let s = sa_address(SocketAddr::new(*s, a.src.port.unwrap_or(0)));
+    let d = sa_address(SocketAddr::new(*d, a.dst.port.unwrap_or(0)));
+    let mut enc = [0u8; DIRECT_KEY_MAX];
+    let mut auth = [0u8; DIRECT_KEY_MAX];
+    let written = encode_sa_into(a, t, src, (&s, &d), (&mut enc, &mut auth), buf);
+    enc.as_mut_slice().zeroize();
+    auth.as_mut_slice().zeroize();
+    match written {
+        Ok(n) => {
+            let op = pfkey::client::Operation::new(t, a.proto.satype())
+                .with_spi(a.spi)
+                .with_addresses(s, d);
+            Some((n, op))
+        }
+        Err(reached) => {
+            let end = reached.min(buf.len());
+            buf[..end].zeroize();
+            None
+        }
+    }
+}
+
+/// The body of [`encode_sa_direct`]: the message's length, or how far into `buf` it may
+/// have written before giving up.
+fn encode_sa_into(
+    a: &SaAdd,
+    t: MsgType,
+    src: &str,
+    (s, d): (&Address, &Address),
+    (enc_buf, auth_buf): (&mut [u8; DIRECT_KEY_MAX], &mut [u8; DIRECT_KEY_MAX]),
+    buf: &mut [u8],
+) -> Result<usize, usize> {
+    let all = buf.len();
+    let satype = a.proto.satype();
+    // As lower_add: ESP always carries an encryption key (empty for none), AH an
+    // authentication key (empty for none); ESP without -A carries none.
+    let enc = match &a.algs.enc {
+        Some(KeyedAlg { key: Some(k), .. }) => Some(key_into(k, src, enc_buf).ok_or(0usize)?),
+        _ => None,
+    };
+    let auth = match &a.algs.auth {
+        Some(KeyedAlg { key: Some(k), .. }) => Some(key_into(k, src, auth_buf).ok_or(0usize)?),
+        _ => None,
+    };
+    let mut b = MessageBuilder::new(buf, &Header::new(t, satype, 0, 0)).map_err(|_| 0usize)?;
+    let step = |r: Result<&mut MessageBuilder<'_>, pfkey::BuildError>| r.map(drop).map_err(|_| all);
+    if satype == SaType::Esp {
+        let n = enc.unwrap_or(0);
+        step(b.key(ExtType::KeyEncrypt, (n * 8) as u16, &enc_buf[..n]))?;
+    }
+    if a.algs.auth.is_some() {
+        match auth {
+            Some(n) => step(b.key(ExtType::KeyAuth, (n * 8) as u16, &auth_buf[..n]))?,
+            None if satype == SaType::Ah => step(b.key(ExtType::KeyAuth, 0, &[]))?,
+            None => {}
+        }
+    }
+    step(b.sa(&Sa {
+        spi: a.spi,
+        replay: a.sa.replay.unwrap_or(0),
+        state: SaState::Larval,
+        auth: a.algs.auth.as_ref().map_or(0, |x| x.alg.id),
+        encrypt: a.algs.enc.as_ref().map_or(0, |e| e.alg.id),
+        flags: sa_flags(&a.proto, &a.sa, Some(&a.algs)),
+    }))?;
+    step(b.sa2(&sa2(&a.sa)))?;
+    step(b.address(ExtType::AddressSrc, s))?;
+    step(b.address(ExtType::AddressDst, d))?;
+    b.finish().map(<[u8]>::len).map_err(|_| all)
+}
+
+/// A key decoded into `out` (its length), as [`KeyText::decode`] would give it; `None` if
+/// it is longer than `out`, or hex of odd length.
+fn key_into(k: &KeyText, src: &str, out: &mut [u8; DIRECT_KEY_MAX]) -> Option<usize> {
+    let text = src.get(k.span.start..k.span.end)?;
+    match k.form {
+        KeyForm::Hex => {
+            let hex = text
+                .strip_prefix("0x")
+                .or_else(|| text.strip_prefix("0X"))?;
+            let n = hex.len() / 2;
+            if hex.len() % 2 != 0 || n > DIRECT_KEY_MAX {
+                return None;
+            }
+            super::parser::decode_hex_into(hex.as_bytes(), &mut out[..n])?;
+            Some(n)
+        }
+        KeyForm::Quoted => {
+            let inner = text.strip_prefix('"')?.strip_suffix('"')?.as_bytes();
+            out.get_mut(..inner.len())?.copy_from_slice(inner);
+            Some(inner.len())
+        }
+    }
 }
 
 fn lower_ref(a: &SaRef, t: MsgType, r: &dyn Resolver) -> Result<Vec<Request>, LowerError> {

@@ -342,9 +342,32 @@ pub fn parse(source: &str, file_name: &str) -> Script {
 /// [`parse`] of a source the script takes over (no copy of it is made), keeping only the
 /// statements `keep` selects; the others are checked and dropped, and can be parsed again
 /// with [`Script::statements_again`].
-pub fn parse_owned(mut source: Zeroizing<String>, file_name: &str, keep: parser::Keep) -> Script {
-    let source = ScriptText(std::mem::take(&mut *source));
+pub fn parse_owned(source: Zeroizing<String>, file_name: &str, keep: parser::Keep) -> Script {
+    let source = ScriptText(source_text(source));
     let parsed = parser::parse_keeping(&source, keep);
+    script_from(source, parsed, file_name)
+}
+
+/// [`parse_owned`] in one piece, handing each statement that parses to `sink` with the
+/// script's text and the statement's index among them, as soon as it is parsed; the
+/// statements `sink` gives back are kept (see [`parser::parse_each`]).
+pub fn parse_owned_each(
+    source: Zeroizing<String>,
+    file_name: &str,
+    sink: &mut dyn FnMut(&str, usize, Statement) -> Option<Statement>,
+) -> Script {
+    let source = ScriptText(source_text(source));
+    let parsed = parser::parse_each(&source, &mut |i, stmt| sink(&source, i, stmt));
+    script_from(source, parsed, file_name)
+}
+
+/// The text, taken out of its wrapper without a copy.
+fn source_text(mut source: Zeroizing<String>) -> String {
+    std::mem::take(&mut *source)
+}
+
+/// The script of a parse of `source`, its diagnostics placed and ordered.
+fn script_from(source: ScriptText, parsed: parser::Parsed, file_name: &str) -> Script {
     let mut script = Script {
         file: file_name.to_string(),
         statements: parsed.statements,

@@ -126,7 +126,7 @@ pub fn parse(src: &str) -> Parsed {
 /// anything wrong, so that diagnostics never depend on where the chunks were cut.
 pub fn parse_keeping(src: &str, keep: Keep) -> Parsed {
     // Asking how many CPUs there are reads /proc/self/cgroup: only when it matters.
-    let threads = if src.len() >= 2 * MIN_CHUNK_BYTES {
+    let threads = if !parsed_in_one_piece(src) {
         std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS))
     } else {
         1
@@ -135,6 +135,21 @@ pub fn parse_keeping(src: &str, keep: Keep) -> Parsed {
         return join(pieces);
     }
     Parser::new(src, 0, src.len()).script(keep)
+}
+
+/// A parse in one piece (on the calling thread) that hands each statement that parses to
+/// `sink` with its index among them, as soon as it is parsed; the statements `sink` gives
+/// back are kept. For a caller that prepares statements while the script is checked.
+pub fn parse_each(
+    src: &str,
+    sink: &mut dyn FnMut(usize, Statement) -> Option<Statement>,
+) -> Parsed {
+    Parser::new(src, 0, src.len()).script_each(sink)
+}
+
+/// Whether [`parse_keeping`] parses `src` in one piece: a script shorter than two chunks.
+pub fn parsed_in_one_piece(src: &str) -> bool {
+    src.len() < 2 * MIN_CHUNK_BYTES
 }
 
 /// [`parse`] in one piece, without the fast path of [`super::fast`], which the tests
@@ -679,10 +694,18 @@ impl<'s> Parser<'s> {
     // ----------------------------------------------------------------------------------
 
     /// Every statement to the end (or to `exit`), keeping those `keep` selects.
-    fn script(mut self, keep: Keep) -> Parsed {
+    fn script(self, keep: Keep) -> Parsed {
+        self.script_each(&mut |_, stmt| keep(&stmt).then_some(stmt))
+    }
+
+    /// The whole script, each statement handed to `sink` (which gives back those to keep).
+    fn script_each(
+        mut self,
+        sink: &mut dyn FnMut(usize, Statement) -> Option<Statement>,
+    ) -> Parsed {
         let mut out = Parsed::empty();
         while let Some(stmt) = self.next_statement() {
-            if keep(&stmt) {
+            if let Some(stmt) = sink(out.count, stmt) {
                 out.statements.push(stmt);
                 out.indices.push(out.count);
             }
@@ -2403,6 +2426,27 @@ pub(super) fn decode_hex_padded(hex: &str) -> Option<Zeroizing<Vec<u8>>> {
         out.push(hi << 4 | (lo & 0x0f));
     }
     (bad & 0xf0 == 0).then_some(out)
+}
+
+/// Decodes hex of even length into `out`, which must be half as long (as
+/// [`decode_hex_padded`] does, without allocating); `None` if a character is not a hex
+/// digit or the lengths do not match.
+pub(super) fn decode_hex_into(hex: &[u8], out: &mut [u8]) -> Option<()> {
+    if hex.len() != out.len().checked_mul(2)? {
+        return None;
+    }
+    let (eights, rest) = hex.as_chunks::<8>();
+    let (fours, out_rest) = out.as_chunks_mut::<4>();
+    for (e, o) in eights.iter().zip(fours) {
+        *o = hex8(u64::from_le_bytes(*e))?;
+    }
+    let mut bad = 0u8;
+    for ([h, l], o) in rest.as_chunks::<2>().0.iter().zip(out_rest) {
+        let (hi, lo) = (nibble(*h), nibble(*l));
+        bad |= hi | lo;
+        *o = hi << 4 | (lo & 0x0f);
+    }
+    (bad & 0xf0 == 0).then_some(())
 }
 
 /// A hex digit's value; 0xff for a byte that is not one.

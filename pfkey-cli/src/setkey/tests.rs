@@ -2564,3 +2564,119 @@ fn keys_are_decoded_from_the_script_they_were_parsed_from() {
     assert!(enc.decode("add").is_none());
     assert!(auth.decode(&src.replace('"', "'")).is_none());
 }
+
+/// [`lower::encode_sa_direct`] against [`lower::lower`] then `emit`: for every statement of
+/// a corpus of one-change variations of the common `add`, the same bytes and the same
+/// [`pfkey::client::Operation`] whenever it encodes one, and it encodes the common shapes.
+#[test]
+fn direct_encoding_is_the_lowered_message() {
+    const AUTH: &str = "0x1111111111111111111111111111111111111111";
+    const ENC: &str = "0x22222222222222222222222222222222";
+    let base = [
+        "add".to_string(),
+        "10.0.0.1".into(),
+        "10.128.0.1".into(),
+        "esp".into(),
+        "0x1000".into(),
+        "-m transport".into(),
+        format!("-E aes-cbc {ENC}"),
+        format!("-A hmac-sha1 {AUTH}"),
+    ];
+    let alternatives: [&[&str]; 8] = [
+        &["update", "get", "delete"],
+        &["0.0.0.0", "10.0.0.1[500]", "::1", "fe80::1%eth0", "-4 10.0.0.1", "-n 10.0.0.2"],
+        &["::1", "10.0.0.1[4500]", "255.255.255.255"],
+        &["ah", "ipcomp", "esp-udp", "esp-old", "ah-old"],
+        &["4096", "0", "0xffffffff"],
+        &[
+            "-m tunnel",
+            "-m any",
+            "",
+            "-r 0",
+            "-r 32",
+            "-u 5",
+            "-u 0x3fff",
+            "-f zero-pad",
+            "-f random-pad -f nocyclic-seq",
+            "-lh 100",
+            "-ls 50 -lh 100",
+            "-ctx 1 1 \"x\"",
+            "-m tunnel -r 4 -u 7",
+        ],
+        &[
+            "-E aes-cbc 0x222222222222222222222222222222",
+            "-E aes-cbc 0x2222222222222222222222222222222",
+            "-E aes-cbc 0X2222222222222222222222222222222A",
+            "-E aes-cbc \"0123456789abcdef\"",
+            "-E 3des-cbc 0x222222222222222222222222222222222222222222222222",
+            "-E null",
+            "-E aes-gcm-16 0x2222222222222222222222222222222222222222",
+            "-E aes-ctr 0x2222222222222222222222222222222222222222",
+            "-E twofish-cbc 0x2222222222222222222222222222222222222222222222222222222222222222",
+            "-C deflate",
+            "",
+        ],
+        &[
+            "-A hmac-sha256 0x1111111111111111111111111111111111111111111111111111111111111111",
+            "-A hmac-sha512 0x11111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111",
+            "-A hmac-md5 0X11111111111111111111111111111111",
+            "-A null",
+            "-A hmac-sha1 \"01234567890123456789\"",
+            "-A aes-xcbc-mac 0x11111111111111111111111111111111",
+            "",
+        ],
+    ];
+    let mut statements = vec![format!("{};", base.join(" "))];
+    for (i, alts) in alternatives.iter().enumerate() {
+        for alt in alts.iter() {
+            let mut words = base.clone();
+            words[i] = alt.to_string();
+            statements.push(format!("{};", words.join(" ")));
+        }
+    }
+    // AH keeps its -A and drops -E.
+    statements.push(format!(
+        "add 10.0.0.1 10.0.0.2 ah 0x300 -A hmac-sha1 {AUTH};"
+    ));
+    statements.push("add 10.0.0.1 10.0.0.2 ah 0x301 -A null;".into());
+    let (mut compared, mut direct) = (0, 0);
+    for src in &statements {
+        let script = parse(src, "t.conf");
+        if script.has_errors() {
+            continue;
+        }
+        for stmt in &script.statements {
+            let Ok(reqs) = lower::lower(stmt, src, &LowerOptions::default(), &lower::NoResolver)
+            else {
+                continue;
+            };
+            let mut buf = [0u8; 4096];
+            let Some((n, op)) = lower::encode_sa_direct(stmt, src, &mut buf) else {
+                assert!(buf.iter().all(|&b| b == 0), "{src}: declined but wrote");
+                continue;
+            };
+            direct += 1;
+            let [Request::Send(m)] = &reqs[..] else {
+                panic!(
+                    "{src}: encoded directly, lowered to {} requests",
+                    reqs.len()
+                );
+            };
+            assert_eq!(buf[..n], m.to_bytes().unwrap()[..], "{src}");
+            let want = pfkey::client::Operation::from(m);
+            assert_eq!(format!("{op:?}"), format!("{want:?}"), "{src}");
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, direct);
+    // The common shapes are encoded directly; hosts, IPv6, NAT-T, lifetimes, contexts,
+    // IPComp, long keys and odd hex are not.
+    assert!(direct >= 35, "{direct} encoded directly");
+    let first = parse(&statements[0], "t.conf");
+    let mut buf = [0u8; 4096];
+    assert!(lower::encode_sa_direct(&first.statements[0], &statements[0], &mut buf).is_some());
+    // Too small a buffer: nothing encoded, nothing left behind.
+    let mut small = [0u8; 100];
+    assert!(lower::encode_sa_direct(&first.statements[0], &statements[0], &mut small).is_none());
+    assert!(small.iter().all(|&b| b == 0));
+}

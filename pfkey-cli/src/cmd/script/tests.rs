@@ -195,6 +195,25 @@ fn compiled(src: &str) -> Compiled {
     c
 }
 
+/// [`compiled`], kept as `keep` says: a script that [`compile`] would prepare at once can
+/// go through the helper thread's pipeline too.
+fn compiled_as(src: &str, keep: Keep) -> Compiled {
+    let text = Zeroizing::new(src.to_string());
+    let c = compile_owned(
+        text,
+        "t.conf",
+        &LowerOptions::default(),
+        &setkey::NoResolver,
+        keep,
+    );
+    assert_eq!(c.errors(), 0, "{:?}", c.script.diagnostics);
+    assert_eq!(c.prepared.is_some(), keep == Keep::Prepared);
+    c
+}
+
+/// Both ways of running a script: prepared while checked, and through the helper.
+const RUN_KEEPS: [Keep; 2] = [Keep::Prepared, Keep::Requests];
+
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
@@ -323,13 +342,24 @@ fn a_refused_fwd_copy_is_recognised() {
         .push((Direction::Fwd, libc::EEXIST as u8));
     let mut exec = executor(&table, false);
     let mut out = output();
-    let c = compiled("spdadd 10.0.0.1 10.0.0.2 any -P in ipsec esp/transport//require ;");
+    let c = compiled_as(
+        "spdadd 10.0.0.1 10.0.0.2 any -P in ipsec esp/transport//require ;",
+        Keep::Requests,
+    );
     let (first, second) = (
         policy_dir(&c.requests[0].1[0]),
         policy_dir(&c.requests[0].1[1]),
     );
     assert!(follows_in_as_fwd(first, second));
     assert!(!follows_in_as_fwd(second, first));
+    exec.run_script(c, &mut out).unwrap();
+    assert_eq!(exec.failed, 1);
+    // The same, prepared at once: the second request is marked as the fwd copy.
+    let c = compiled("spdadd 10.0.0.1 10.0.0.2 any -P in ipsec esp/transport//require ;");
+    let batches = c.prepared.as_ref().unwrap();
+    let copies: Vec<bool> = batches[0].steps.iter().map(|p| p.fwd_copy).collect();
+    assert_eq!(copies, [false, true]);
+    let mut exec = executor(&table, false);
     exec.run_script(c, &mut out).unwrap();
     assert_eq!(exec.failed, 1);
 }
@@ -542,22 +572,32 @@ fn sent(table: &Rc<RefCell<Table>>) -> Vec<(MsgType, Option<u32>, Option<Directi
 
 #[test]
 fn a_long_script_runs_in_order_across_batches() {
-    let c = compiled(&long_script(2100));
-    let total = c.script.count;
-    assert!(total > 2 * prepare::BATCH_STATEMENTS);
-    let table = Rc::new(RefCell::new(Table::default()));
-    let mut exec = executor(&table, false);
-    let mut out = output();
-    assert_eq!(exec.run_script(c, &mut out).unwrap(), Flow::Continue);
-    assert_eq!((exec.failed, exec.skipped), (0, 0));
-    assert_eq!(exec.run, total);
-    assert_eq!(sent(&table), long_script_log(2100));
-    assert_eq!(table.borrow().sas.len(), 2100);
+    for keep in RUN_KEEPS {
+        let c = compiled_as(&long_script(2100), keep);
+        let total = c.script.count;
+        assert!(total > 2 * prepare::BATCH_STATEMENTS);
+        let table = Rc::new(RefCell::new(Table::default()));
+        let mut exec = executor(&table, false);
+        let mut out = output();
+        assert_eq!(exec.run_script(c, &mut out).unwrap(), Flow::Continue);
+        assert_eq!((exec.failed, exec.skipped), (0, 0), "{keep:?}");
+        assert_eq!(exec.run, total);
+        assert_eq!(sent(&table), long_script_log(2100), "{keep:?}");
+        assert_eq!(table.borrow().sas.len(), 2100);
+        // Prepared at once, it never started the helper.
+        assert_eq!(exec.helper.is_some(), keep == Keep::Requests);
+    }
 }
 
 #[test]
 fn a_failure_in_a_long_script_stops_it_there() {
-    let c = compiled(&long_script(700));
+    for keep in RUN_KEEPS {
+        a_failure_in_a_long_script_stops_it_there_as(keep);
+    }
+}
+
+fn a_failure_in_a_long_script_stops_it_there_as(keep: Keep) {
+    let c = compiled_as(&long_script(700), keep);
     let total = c.script.count;
     let table = table_refusing(0x1000 + 500);
     let mut exec = executor(&table, false);
@@ -576,7 +616,7 @@ fn a_failure_in_a_long_script_stops_it_there() {
         .refuse_dir
         .push((Direction::Fwd, libc::EEXIST as u8));
     let mut exec = executor(&table, true);
-    let c = compiled(&long_script(700));
+    let c = compiled_as(&long_script(700), keep);
     assert_eq!(exec.run_script(c, &mut out).unwrap(), Flow::Continue);
     assert_eq!(sent(&table), long_script_log(700));
     // The ADD and the four fwd copies.
@@ -588,17 +628,21 @@ fn exit_in_a_long_script_ends_it_there() {
     let mut src = long_script(300);
     src.push_str("exit ;\n");
     src.push_str(&long_script(300).replace("0x1", "0x2"));
-    let c = compiled(&src);
-    let table = Rc::new(RefCell::new(Table::default()));
-    let mut exec = executor(&table, false);
-    let mut out = output();
-    assert_eq!(exec.run_script(c, &mut out).unwrap(), Flow::Exit);
-    assert_eq!(sent(&table), long_script_log(300));
+    for keep in RUN_KEEPS {
+        let c = compiled_as(&src, keep);
+        let table = Rc::new(RefCell::new(Table::default()));
+        let mut exec = executor(&table, false);
+        let mut out = output();
+        assert_eq!(exec.run_script(c, &mut out).unwrap(), Flow::Exit);
+        assert_eq!(sent(&table), long_script_log(300), "{keep:?}");
+    }
 }
 
 #[test]
 fn statements_the_preparer_never_delivered_are_an_internal_error_not_a_skip() {
-    let Compiled { script, requests } = compiled(&long_script(100));
+    let Compiled {
+        script, requests, ..
+    } = compiled_as(&long_script(100), Keep::Requests);
     let total = script.count;
     let table = Rc::new(RefCell::new(Table::default()));
     let mut exec = executor(&table, false);
@@ -621,7 +665,7 @@ fn the_helper_prepares_one_script_after_another_even_after_a_stop() {
     exec.start_helper();
     assert!(exec.helper.is_some());
     assert_eq!(
-        exec.run_script(compiled(&long_script(700)), &mut out)
+        exec.run_script(compiled_as(&long_script(700), Keep::Requests), &mut out)
             .unwrap(),
         Flow::Stop
     );
@@ -632,13 +676,15 @@ fn the_helper_prepares_one_script_after_another_even_after_a_stop() {
     table.borrow_mut().log.clear();
     let next = long_script(700).replace("0x1", "0x3");
     assert_eq!(
-        exec.run_script(compiled(&next), &mut out).unwrap(),
+        exec.run_script(compiled_as(&next, Keep::Requests), &mut out)
+            .unwrap(),
         Flow::Continue
     );
     assert_eq!(table.borrow().log.len(), long_script_log(700).len());
     table.borrow_mut().log.clear();
     assert_eq!(
-        exec.run_script(compiled(ADD3), &mut out).unwrap(),
+        exec.run_script(compiled_as(ADD3, Keep::Requests), &mut out)
+            .unwrap(),
         Flow::Continue
     );
     assert_eq!(table.borrow().log.len(), 3);
