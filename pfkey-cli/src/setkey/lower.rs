@@ -29,15 +29,14 @@
 //!   resolve to exactly one address.
 #![forbid(unsafe_code)]
 
-use std::net::{IpAddr, SocketAddr, SocketAddrV6, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, SocketAddrV4, SocketAddrV6, ToSocketAddrs};
 
-use pfkey::builder::MessageBuilder;
 use pfkey::message::Message;
 use pfkey::policy::{IpsecRequest, Policy};
 use pfkey::repr::{Address, Extension, Header, Key, Lifetime, MessageRepr, Sa, Sa2};
 use pfkey::wire::{
-    Direction, ExtType, Level, Mode, MsgType, PolicyType, SaState, SaType, IPSEC_ULPROTO_ANY,
-    UDP_ENCAP_ESPINUDP,
+    Direction, ExtType, Level, Mode, MsgType, PolicyType, SaState, SaType, AF_INET,
+    IPSEC_ULPROTO_ANY, PF_KEY_V2, UDP_ENCAP_ESPINUDP,
 };
 
 use zeroize::Zeroize;
@@ -535,16 +534,18 @@ fn lower_add(
     Ok(out)
 }
 
-/// Longest key [`encode_sa_direct`] decodes (on the stack); longer ones are lowered.
+/// Longest key [`encode_sa_direct`] writes; longer ones are lowered.
 pub const DIRECT_KEY_MAX: usize = 64;
 
 /// An `add` or `update` encoded straight into `buf`, with what errors call it: exactly the
-/// bytes [`lower`] and [`MessageRepr::emit`] give (`tests::direct_encoding_is_the_lowered_message`),
-/// without building the request in between: nothing is allocated, and the keys are decoded
-/// on the stack and wiped there. For the statements most of a long script is made of: one
-/// numeric IPv4 address pair, ESP or AH, keys of at most [`DIRECT_KEY_MAX`] bytes (hex of
-/// even length, or quoted), no lifetimes, security context, IPComp or NAT-T. `None` for
-/// any other statement, or if `buf` is too small (then what was written is wiped).
+/// bytes [`lower`] and [`MessageRepr::emit`] give
+/// (`setkey::tests::direct_encoding_is_the_lowered_message`), laid out in one pass with the
+/// keys decoded into their place: no request is built, nothing is allocated, no key is
+/// copied anywhere else. For the statements most of a long script is made of: one numeric
+/// IPv4 address pair, ESP or AH, keys of at most [`DIRECT_KEY_MAX`] bytes (hex of even
+/// length, or quoted), no lifetimes, security context, IPComp or NAT-T. `None` for any
+/// other statement, or if `buf` is too small (nothing is written then, or what was is
+/// wiped).
 pub fn encode_sa_direct(
     stmt: &Statement,
     src: &str,
@@ -565,110 +566,153 @@ pub fn encode_sa_direct(
     }
     let (
         Host::Ip {
-            addr: s @ IpAddr::V4(_),
+            addr: IpAddr::V4(s),
             scope: None,
         },
         Host::Ip {
-            addr: d @ IpAddr::V4(_),
+            addr: IpAddr::V4(d),
             scope: None,
         },
     ) = (&a.src.host.host, &a.dst.host.host)
     else {
         return None;
     };
-    let s = sa_address(SocketAddr::new(*s, a.src.port.unwrap_or(0)));
-    let d = sa_address(SocketAddr::new(*d, a.dst.port.unwrap_or(0)));
-    let mut enc = [0u8; DIRECT_KEY_MAX];
-    let mut auth = [0u8; DIRECT_KEY_MAX];
-    let written = encode_sa_into(a, t, src, (&s, &d), (&mut enc, &mut auth), buf);
-    enc.as_mut_slice().zeroize();
-    auth.as_mut_slice().zeroize();
-    match written {
-        Ok(n) => {
-            let op = pfkey::client::Operation::new(t, a.proto.satype())
-                .with_spi(a.spi)
-                .with_addresses(s, d);
-            Some((n, op))
-        }
+    let s = SocketAddrV4::new(*s, a.src.port.unwrap_or(0));
+    let d = SocketAddrV4::new(*d, a.dst.port.unwrap_or(0));
+    let n = match encode_sa_into(a, t, src, (s, d), buf) {
+        Ok(n) => n,
         Err(reached) => {
             let end = reached.min(buf.len());
             buf[..end].zeroize();
-            None
+            return None;
         }
-    }
+    };
+    let op = pfkey::client::Operation::new(t, a.proto.satype())
+        .with_spi(a.spi)
+        .with_addresses(sa_address(s.into()), sa_address(d.into()));
+    Some((n, op))
 }
 
-/// The body of [`encode_sa_direct`]: the message's length, or how far into `buf` it may
-/// have written before giving up.
+/// The body of [`encode_sa_direct`], in the order `lower_add` gives the extensions: the
+/// message's length, or how far into `buf` it may have written before giving up.
 fn encode_sa_into(
     a: &SaAdd,
     t: MsgType,
     src: &str,
-    (s, d): (&Address, &Address),
-    (enc_buf, auth_buf): (&mut [u8; DIRECT_KEY_MAX], &mut [u8; DIRECT_KEY_MAX]),
+    (s, d): (SocketAddrV4, SocketAddrV4),
     buf: &mut [u8],
 ) -> Result<usize, usize> {
-    let all = buf.len();
     let satype = a.proto.satype();
     // As lower_add: ESP always carries an encryption key (empty for none), AH an
     // authentication key (empty for none); ESP without -A carries none.
-    let enc = match &a.algs.enc {
-        Some(KeyedAlg { key: Some(k), .. }) => Some(key_into(k, src, enc_buf).ok_or(0usize)?),
-        _ => None,
-    };
-    let auth = match &a.algs.auth {
-        Some(KeyedAlg { key: Some(k), .. }) => Some(key_into(k, src, auth_buf).ok_or(0usize)?),
-        _ => None,
-    };
-    let mut b = MessageBuilder::new(buf, &Header::new(t, satype, 0, 0)).map_err(|_| 0usize)?;
-    let step = |r: Result<&mut MessageBuilder<'_>, pfkey::BuildError>| r.map(drop).map_err(|_| all);
+    let mut keys: [(ExtType, Option<&KeyText>); 2] = [(ExtType::KeyEncrypt, None); 2];
+    let mut nkeys = 0;
     if satype == SaType::Esp {
-        let n = enc.unwrap_or(0);
-        step(b.key(ExtType::KeyEncrypt, (n * 8) as u16, &enc_buf[..n]))?;
+        keys[nkeys] = (ExtType::KeyEncrypt, text(&a.algs.enc));
+        nkeys += 1;
     }
     if a.algs.auth.is_some() {
-        match auth {
-            Some(n) => step(b.key(ExtType::KeyAuth, (n * 8) as u16, &auth_buf[..n]))?,
-            None if satype == SaType::Ah => step(b.key(ExtType::KeyAuth, 0, &[]))?,
-            None => {}
+        let k = text(&a.algs.auth);
+        if k.is_some() || satype == SaType::Ah {
+            keys[nkeys] = (ExtType::KeyAuth, k);
+            nkeys += 1;
         }
     }
-    step(b.sa(&Sa {
-        spi: a.spi,
-        replay: a.sa.replay.unwrap_or(0),
-        state: SaState::Larval,
-        auth: a.algs.auth.as_ref().map_or(0, |x| x.alg.id),
-        encrypt: a.algs.enc.as_ref().map_or(0, |e| e.alg.id),
-        flags: sa_flags(&a.proto, &a.sa, Some(&a.algs)),
-    }))?;
-    step(b.sa2(&sa2(&a.sa)))?;
-    step(b.address(ExtType::AddressSrc, s))?;
-    step(b.address(ExtType::AddressDst, d))?;
-    b.finish().map(<[u8]>::len).map_err(|_| all)
+    let keys = &keys[..nkeys];
+    // Each key's digits (or quoted bytes) and length.
+    let mut texts: [(&[u8], KeyForm, usize); 2] = [(&[], KeyForm::Hex, 0); 2];
+    for (slot, (_, k)) in texts.iter_mut().zip(keys) {
+        if let Some(k) = k {
+            *slot = key_text(k, src).ok_or(0usize)?;
+        }
+    }
+    const SA: usize = 16;
+    const SA2: usize = 16;
+    const ADDRESS: usize = 8 + 16;
+    let key_ext = |n: usize| 8 + n.div_ceil(8) * 8;
+    let total =
+        16 + texts[..nkeys].iter().map(|t| key_ext(t.2)).sum::<usize>() + SA + SA2 + 2 * ADDRESS;
+    let out = buf.get_mut(..total).ok_or(0usize)?;
+    out.fill(0);
+    let words = |n: usize| ((n / 8) as u16).to_ne_bytes();
+    // sadb_msg: version, type, errno 0, satype, length; reserved, seq and pid 0.
+    out[..4].copy_from_slice(&[PF_KEY_V2, t.value(), 0, satype.value()]);
+    out[4..6].copy_from_slice(&words(total));
+    let mut at = 16;
+    for ((ty, _), (digits, form, n)) in keys.iter().zip(&texts) {
+        let len = key_ext(*n);
+        let ext = &mut out[at..at + len];
+        ext[..2].copy_from_slice(&words(len));
+        ext[2..4].copy_from_slice(&ty.value().to_ne_bytes());
+        ext[4..6].copy_from_slice(&((n * 8) as u16).to_ne_bytes());
+        let key = &mut ext[8..8 + n];
+        match form {
+            KeyForm::Hex => super::parser::decode_hex_into(digits, key).ok_or(total)?,
+            KeyForm::Quoted => key.copy_from_slice(digits),
+        }
+        at += len;
+    }
+    // sadb_sa (the SPI in network order).
+    let sa = &mut out[at..at + SA];
+    sa[..2].copy_from_slice(&words(SA));
+    sa[2..4].copy_from_slice(&ExtType::Sa.value().to_ne_bytes());
+    sa[4..8].copy_from_slice(&a.spi.to_be_bytes());
+    sa[8] = a.sa.replay.unwrap_or(0);
+    sa[9] = SaState::Larval.value();
+    sa[10] = a.algs.auth.as_ref().map_or(0, |x| x.alg.id);
+    sa[11] = a.algs.enc.as_ref().map_or(0, |e| e.alg.id);
+    sa[12..16].copy_from_slice(&sa_flags(&a.proto, &a.sa, Some(&a.algs)).to_ne_bytes());
+    at += SA;
+    // sadb_x_sa2: mode, reserved, sequence 0, reqid.
+    let sa2 = &mut out[at..at + SA2];
+    let o = &a.sa;
+    sa2[..2].copy_from_slice(&words(SA2));
+    sa2[2..4].copy_from_slice(&ExtType::Sa2.value().to_ne_bytes());
+    sa2[4] = o.mode.unwrap_or(Mode::Any).value();
+    sa2[12..16].copy_from_slice(&o.reqid.unwrap_or(0).to_ne_bytes());
+    at += SA2;
+    // sadb_address + sockaddr_in: any upper-layer protocol, a host prefix.
+    for (ty, addr) in [(ExtType::AddressSrc, s), (ExtType::AddressDst, d)] {
+        let ext = &mut out[at..at + ADDRESS];
+        ext[..2].copy_from_slice(&words(ADDRESS));
+        ext[2..4].copy_from_slice(&ty.value().to_ne_bytes());
+        ext[4] = IPSEC_ULPROTO_ANY;
+        ext[5] = 32;
+        ext[8..10].copy_from_slice(&AF_INET.to_ne_bytes());
+        ext[10..12].copy_from_slice(&addr.port().to_be_bytes());
+        ext[12..16].copy_from_slice(&addr.ip().octets());
+        at += ADDRESS;
+    }
+    Ok(at)
 }
 
-/// A key decoded into `out` (its length), as [`KeyText::decode`] would give it; `None` if
-/// it is longer than `out`, or hex of odd length.
-fn key_into(k: &KeyText, src: &str, out: &mut [u8; DIRECT_KEY_MAX]) -> Option<usize> {
+/// The key text of an algorithm, if it has one.
+fn text(k: &Option<KeyedAlg>) -> Option<&KeyText> {
+    k.as_ref().and_then(|k| k.key.as_ref())
+}
+
+/// A key's text as [`KeyText::decode`] reads it: the hex digits (even in number) or the
+/// quoted bytes, and the key's length; `None` if it is longer than [`DIRECT_KEY_MAX`] or
+/// odd hex.
+fn key_text<'s>(k: &KeyText, src: &'s str) -> Option<(&'s [u8], KeyForm, usize)> {
     let text = src.get(k.span.start..k.span.end)?;
-    match k.form {
+    let (bytes, n) = match k.form {
         KeyForm::Hex => {
             let hex = text
                 .strip_prefix("0x")
-                .or_else(|| text.strip_prefix("0X"))?;
-            let n = hex.len() / 2;
-            if hex.len() % 2 != 0 || n > DIRECT_KEY_MAX {
+                .or_else(|| text.strip_prefix("0X"))?
+                .as_bytes();
+            if hex.len() % 2 != 0 {
                 return None;
             }
-            super::parser::decode_hex_into(hex.as_bytes(), &mut out[..n])?;
-            Some(n)
+            (hex, hex.len() / 2)
         }
         KeyForm::Quoted => {
             let inner = text.strip_prefix('"')?.strip_suffix('"')?.as_bytes();
-            out.get_mut(..inner.len())?.copy_from_slice(inner);
-            Some(inner.len())
+            (inner, inner.len())
         }
-    }
+    };
+    (n <= DIRECT_KEY_MAX).then_some((bytes, k.form, n))
 }
 
 fn lower_ref(a: &SaRef, t: MsgType, r: &dyn Resolver) -> Result<Vec<Request>, LowerError> {
