@@ -93,7 +93,9 @@ pub fn run(args: &ScriptArgs, out: &mut Output) -> Result<(), Failure> {
     if args.stdin && io::stdin().is_terminal() {
         return run_interactive(&mut exec, out);
     }
-    run_sources(&mut exec, &sources, out)
+    let result = run_sources(&mut exec, &sources, out);
+    exec.leave();
+    result
 }
 
 /// `pfkey check FILE…`.
@@ -742,7 +744,28 @@ pub struct Executor<T: Transport> {
     pub skipped: usize,
     /// The thread that prepares statements ahead of their turn, once started.
     helper: Option<prepare::Helper>,
+    /// What finished scripts leave behind, wiped, for the process's exit to free.
+    retired: Retired,
 }
+
+/// The memory of scripts that have run, emptied and wiped (text, encoded messages), kept
+/// instead of freed: at the end of `pfkey -f` the process exits without freeing it
+/// ([`Executor::leave`]), and the system takes it back in one piece. Freeing it
+/// piecemeal (a few hundred KiB: the text, a batch's arena and lists) cost 1.5–1.9 ms of
+/// 1,000 adds under emulation (FINDINGS, session 7). At most [`RETIRED_MAX`] of each;
+/// scripts shorter than [`RETIRED_MIN_BYTES`] are freed at once (an interactive session
+/// keeps nothing).
+#[derive(Default)]
+struct Retired {
+    scripts: Vec<Script>,
+    batches: Vec<prepare::Batch>,
+}
+
+/// At most this many scripts, and batches, are kept.
+const RETIRED_MAX: usize = 4;
+
+/// Scripts shorter than this are freed when they have run.
+const RETIRED_MIN_BYTES: usize = 64 * 1024;
 
 /// A received message kept as bytes (dump entries, to print or to match), wiped on drop.
 struct Raw(SecretBytes);
@@ -766,6 +789,7 @@ impl<T: Transport> Executor<T> {
             first_failure: None,
             skipped: 0,
             helper: None,
+            retired: Retired::default(),
         }
     }
 
@@ -795,7 +819,9 @@ impl<T: Transport> Executor<T> {
         let total = script.count;
         if let Some(batches) = prepared {
             crate::timeline::mark("socket");
-            return self.run_batches(&script, total, batches.into_iter(), out);
+            let flow = self.run_batches(&script, total, batches.into_iter(), out);
+            self.retire(script);
+            return flow;
         }
         let script = Arc::new(script);
         if total >= prepare::PIPELINE_MIN {
@@ -812,7 +838,11 @@ impl<T: Transport> Executor<T> {
                     // (an error is met again, and reported, at the first request).
                     let _ = self.client();
                     crate::timeline::mark("socket");
-                    return self.run_batches(&script, total, batches.into_iter(), out);
+                    let flow = self.run_batches(&script, total, batches.into_iter(), out);
+                    if let Ok(script) = Arc::try_unwrap(script) {
+                        self.retire(script);
+                    }
+                    return flow;
                 }
                 Err(kept) => kept,
             },
@@ -820,6 +850,21 @@ impl<T: Transport> Executor<T> {
         };
         let batches = prepare::script_batches(&script, kept, opts, None);
         self.run_batches(&script, total, batches, out)
+    }
+
+    /// Keeps a script that has run, its text wiped, if it is long (see [`Retired`]).
+    fn retire(&mut self, mut script: Script) {
+        if script.source().len() >= RETIRED_MIN_BYTES && self.retired.scripts.len() < RETIRED_MAX {
+            script.wipe_source();
+            self.retired.scripts.push(script);
+        }
+    }
+
+    /// The process is about to exit: the memory of the scripts that ran goes back to the
+    /// system with it, not piece by piece (see [`Retired`]; it is wiped already). The rest
+    /// (the client, the helper) ends as usual.
+    pub fn leave(mut self) {
+        std::mem::forget(std::mem::take(&mut self.retired));
     }
 
     /// No script will come after the next one.
@@ -865,8 +910,17 @@ impl<T: Transport> Executor<T> {
                     }
                 }
             }
-            if let Some(h) = &self.helper {
-                h.recycle(arena);
+            match &self.helper {
+                Some(h) => h.recycle(arena),
+                None if self.retired.batches.len() < RETIRED_MAX => {
+                    let sent = prepare::Batch {
+                        arena,
+                        statements,
+                        steps,
+                    };
+                    self.retired.batches.push(sent.emptied());
+                }
+                None => {}
             }
         }
         crate::timeline::mark("sent");

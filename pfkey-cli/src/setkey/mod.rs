@@ -303,6 +303,13 @@ impl Script {
         }
     }
 
+    /// Wipes the source in place, for a script that has run but whose memory is kept: the
+    /// keys are gone, the allocation stays (see `cmd::script::Retired`). Nothing of the
+    /// script is of use afterwards.
+    pub fn wipe_source(&mut self) {
+        self.source.wipe();
+    }
+
     /// 1-based line of the `;` that ends `statements[index]` (setkey reports that line). The
     /// index is into the kept statements, not among all of them (see [`Script::indices`]).
     pub fn statement_line(&self, index: usize) -> Option<usize> {
@@ -326,10 +333,16 @@ impl std::ops::Deref for ScriptText {
     }
 }
 
+impl ScriptText {
+    /// Wipes the text in place (it keeps its length, all NUL).
+    fn wipe(&mut self) {
+        self.0.as_mut_str().zeroize();
+    }
+}
+
 impl Drop for ScriptText {
     fn drop(&mut self) {
-        let mut bytes = std::mem::take(&mut self.0).into_bytes();
-        bytes.as_mut_slice().zeroize();
+        self.wipe();
     }
 }
 

@@ -173,6 +173,12 @@ impl Arena {
         })
     }
 
+    /// Whether nothing is written in it (all zero), as after [`Arena::wiped`].
+    #[cfg(test)]
+    pub fn is_wiped(&self) -> bool {
+        self.used == 0 && self.buf.iter().all(|&b| b == 0)
+    }
+
     /// The bytes of one message.
     #[cfg(test)]
     pub fn get(&self, at: Range<usize>) -> &[u8] {
@@ -489,6 +495,14 @@ impl Drop for Helper {
 }
 
 impl Batch {
+    /// The batch's memory, emptied (its requests dropped, its arena wiped), to keep.
+    pub(super) fn emptied(mut self) -> Batch {
+        self.statements.clear();
+        self.steps.clear();
+        self.arena = self.arena.wiped();
+        self
+    }
+
     /// An empty batch, with room for `statements` statements.
     fn new(statements: usize) -> Self {
         Batch {

@@ -689,3 +689,32 @@ fn the_helper_prepares_one_script_after_another_even_after_a_stop() {
     );
     assert_eq!(table.borrow().log.len(), 3);
 }
+
+#[test]
+fn a_long_script_that_ran_is_kept_wiped_for_the_exit_and_a_short_one_is_freed() {
+    let table = Rc::new(RefCell::new(Table::default()));
+    let mut exec = executor(&table, false);
+    let mut out = output();
+    let src = long_script(2100);
+    assert!(src.len() >= RETIRED_MIN_BYTES);
+    let c = compiled_as(&src, Keep::Prepared);
+    assert_eq!(exec.run_script(c, &mut out).unwrap(), Flow::Continue);
+    let [script] = &exec.retired.scripts[..] else {
+        panic!("{} scripts kept", exec.retired.scripts.len());
+    };
+    assert_eq!(script.source().len(), src.len());
+    assert!(
+        script.source().bytes().all(|b| b == 0),
+        "the text is not wiped"
+    );
+    // Every sent batch is kept emptied, its messages (keys) wiped.
+    assert!(exec.retired.batches.len() >= 2);
+    for b in &exec.retired.batches {
+        assert!(b.statements.is_empty() && b.steps.is_empty());
+        assert!(b.arena.is_wiped());
+    }
+    // A short script is freed once it has run.
+    let c = compiled_as(ADD3, Keep::Prepared);
+    exec.run_script(c, &mut out).unwrap();
+    assert_eq!(exec.retired.scripts.len(), 1);
+}
