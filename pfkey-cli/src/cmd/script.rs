@@ -761,6 +761,24 @@ struct Retired {
     batches: Vec<prepare::Batch>,
 }
 
+impl Retired {
+    /// Keeps a script that has run, its text wiped, if it is long and there is room.
+    fn script(&mut self, mut script: Script) {
+        if script.source().len() >= RETIRED_MIN_BYTES && self.scripts.len() < RETIRED_MAX {
+            script.wipe_source();
+            self.scripts.push(script);
+        }
+    }
+
+    /// Keeps a sent batch, emptied and wiped, if there is room (else it is dropped, which
+    /// wipes it too).
+    fn batch(&mut self, batch: prepare::Batch) {
+        if self.batches.len() < RETIRED_MAX {
+            self.batches.push(batch.emptied());
+        }
+    }
+}
+
 /// At most this many scripts, and batches, are kept.
 const RETIRED_MAX: usize = 4;
 
@@ -820,7 +838,7 @@ impl<T: Transport> Executor<T> {
         if let Some(batches) = prepared {
             crate::timeline::mark("socket");
             let flow = self.run_batches(&script, total, batches.into_iter(), out);
-            self.retire(script);
+            self.retired.script(script);
             return flow;
         }
         let script = Arc::new(script);
@@ -840,7 +858,7 @@ impl<T: Transport> Executor<T> {
                     crate::timeline::mark("socket");
                     let flow = self.run_batches(&script, total, batches.into_iter(), out);
                     if let Ok(script) = Arc::try_unwrap(script) {
-                        self.retire(script);
+                        self.retired.script(script);
                     }
                     return flow;
                 }
@@ -850,14 +868,6 @@ impl<T: Transport> Executor<T> {
         };
         let batches = prepare::script_batches(&script, kept, opts, None);
         self.run_batches(&script, total, batches, out)
-    }
-
-    /// Keeps a script that has run, its text wiped, if it is long (see [`Retired`]).
-    fn retire(&mut self, mut script: Script) {
-        if script.source().len() >= RETIRED_MIN_BYTES && self.retired.scripts.len() < RETIRED_MAX {
-            script.wipe_source();
-            self.retired.scripts.push(script);
-        }
     }
 
     /// The process is about to exit: the memory of the scripts that ran goes back to the
@@ -912,15 +922,11 @@ impl<T: Transport> Executor<T> {
             }
             match &self.helper {
                 Some(h) => h.recycle(arena),
-                None if self.retired.batches.len() < RETIRED_MAX => {
-                    let sent = prepare::Batch {
-                        arena,
-                        statements,
-                        steps,
-                    };
-                    self.retired.batches.push(sent.emptied());
-                }
-                None => {}
+                None => self.retired.batch(prepare::Batch {
+                    arena,
+                    statements,
+                    steps,
+                }),
             }
         }
         crate::timeline::mark("sent");

@@ -35,9 +35,13 @@ use pfkey::message::Message;
 use pfkey::policy::{IpsecRequest, Policy};
 use pfkey::repr::{Address, Extension, Header, Key, Lifetime, MessageRepr, Sa, Sa2};
 use pfkey::wire::{
+    BeU16, BeU32, SadbAddress, SadbKey, SadbMsg, SadbSa, SadbXSa2, SockaddrIn, U16, U32,
+};
+use pfkey::wire::{
     Direction, ExtType, Level, Mode, MsgType, PolicyType, SaState, SaType, AF_INET,
     IPSEC_ULPROTO_ANY, PF_KEY_V2, UDP_ENCAP_ESPINUDP,
 };
+use zerocopy::IntoBytes;
 
 use zeroize::Zeroize;
 
@@ -431,6 +435,24 @@ fn sec_ctx_ext(c: &SecCtx) -> Extension {
     }
 }
 
+/// The `sadb_sa` of an `add` or `update`: larval, the IPComp CPI's algorithm in the
+/// encryption slot when there is no encryption.
+fn sa_of(a: &SaAdd) -> Sa {
+    let encrypt = match (&a.algs.enc, &a.algs.comp) {
+        (Some(e), _) => e.alg.id,
+        (None, Some(c)) => c.alg.id,
+        (None, None) => 0,
+    };
+    Sa {
+        spi: a.spi,
+        replay: a.sa.replay.unwrap_or(0),
+        state: SaState::Larval,
+        auth: a.algs.auth.as_ref().map_or(0, |x| x.alg.id),
+        encrypt,
+        flags: sa_flags(&a.proto, &a.sa, Some(&a.algs)),
+    }
+}
+
 fn lower_add(
     a: &SaAdd,
     src: &str,
@@ -494,19 +516,7 @@ fn lower_add(
         if let Some(c) = &a.sa.sec_ctx {
             ext.push(sec_ctx_ext(c));
         }
-        let encrypt = match (&a.algs.enc, &a.algs.comp) {
-            (Some(e), _) => e.alg.id,
-            (None, Some(c)) => c.alg.id,
-            (None, None) => 0,
-        };
-        ext.push(Extension::Sa(Sa {
-            spi: a.spi,
-            replay: a.sa.replay.unwrap_or(0),
-            state: SaState::Larval,
-            auth: a.algs.auth.as_ref().map_or(0, |x| x.alg.id),
-            encrypt,
-            flags: sa_flags(&a.proto, &a.sa, Some(&a.algs)),
-        }));
+        ext.push(Extension::Sa(sa_of(a)));
         ext.push(Extension::Sa2(sa2(&a.sa)));
         if natt {
             ext.push(Extension::NatTType(UDP_ENCAP_ESPINUDP));
@@ -626,64 +636,95 @@ fn encode_sa_into(
             *slot = key_text(k, src).ok_or(0usize)?;
         }
     }
-    const SA: usize = 16;
-    const SA2: usize = 16;
-    const ADDRESS: usize = 8 + 16;
-    let key_ext = |n: usize| 8 + n.div_ceil(8) * 8;
-    let total =
-        16 + texts[..nkeys].iter().map(|t| key_ext(t.2)).sum::<usize>() + SA + SA2 + 2 * ADDRESS;
+    let key_ext = |n: usize| SadbKey::SIZE + n.div_ceil(8) * 8;
+    const ADDRESS: usize = SadbAddress::SIZE + SockaddrIn::SIZE;
+    let total = SadbMsg::SIZE
+        + texts[..nkeys].iter().map(|t| key_ext(t.2)).sum::<usize>()
+        + SadbSa::SIZE
+        + SadbXSa2::SIZE
+        + 2 * ADDRESS;
     let out = buf.get_mut(..total).ok_or(0usize)?;
     out.fill(0);
-    let words = |n: usize| ((n / 8) as u16).to_ne_bytes();
-    // sadb_msg: version, type, errno 0, satype, length; reserved, seq and pid 0.
-    out[..4].copy_from_slice(&[PF_KEY_V2, t.value(), 0, satype.value()]);
-    out[4..6].copy_from_slice(&words(total));
-    let mut at = 16;
-    for ((ty, _), (digits, form, n)) in keys.iter().zip(&texts) {
-        let len = key_ext(*n);
-        let ext = &mut out[at..at + len];
-        ext[..2].copy_from_slice(&words(len));
-        ext[2..4].copy_from_slice(&ty.value().to_ne_bytes());
-        ext[4..6].copy_from_slice(&((n * 8) as u16).to_ne_bytes());
-        let key = &mut ext[8..8 + n];
+    let words = |n: usize| U16::new((n / 8) as u16);
+    let ext = |t: ExtType| U16::new(t.value());
+    // Each structure at `at`, which then moves on by `len` (a key's extension is padded).
+    let mut at = 0;
+    let mut put = |bytes: &[u8], len: usize| {
+        out[at..at + bytes.len()].copy_from_slice(bytes);
+        at += len;
+        at - len
+    };
+    let header = SadbMsg {
+        version: PF_KEY_V2,
+        msg_type: t.value(),
+        errno: 0,
+        satype: satype.value(),
+        len: words(total),
+        reserved: U16::ZERO,
+        seq: U32::ZERO,
+        pid: U32::ZERO,
+    };
+    put(header.as_bytes(), SadbMsg::SIZE);
+    let mut places = [0usize; 2];
+    for (((ty, _), (_, _, n)), place) in keys.iter().zip(&texts).zip(&mut places) {
+        let key = SadbKey {
+            len: words(key_ext(*n)),
+            ext_type: ext(*ty),
+            bits: U16::new((n * 8) as u16),
+            reserved: U16::ZERO,
+        };
+        *place = put(key.as_bytes(), key_ext(*n)) + SadbKey::SIZE;
+    }
+    let sa = sa_of(a);
+    let sa = SadbSa {
+        len: words(SadbSa::SIZE),
+        ext_type: ext(ExtType::Sa),
+        spi: BeU32::new(sa.spi),
+        replay: sa.replay,
+        state: sa.state.value(),
+        auth: sa.auth,
+        encrypt: sa.encrypt,
+        flags: U32::new(sa.flags),
+    };
+    put(sa.as_bytes(), SadbSa::SIZE);
+    let s2 = sa2(&a.sa);
+    let s2 = SadbXSa2 {
+        len: words(SadbXSa2::SIZE),
+        ext_type: ext(ExtType::Sa2),
+        mode: s2.mode.value(),
+        reserved1: 0,
+        reserved2: U16::ZERO,
+        sequence: U32::new(s2.sequence),
+        reqid: U32::new(s2.reqid),
+    };
+    put(s2.as_bytes(), SadbXSa2::SIZE);
+    for (ty, addr) in [(ExtType::AddressSrc, s), (ExtType::AddressDst, d)] {
+        let a = sa_address(addr.into());
+        let head = SadbAddress {
+            len: words(ADDRESS),
+            ext_type: ext(ty),
+            proto: a.proto,
+            prefixlen: a.prefix_len,
+            reserved: U16::ZERO,
+        };
+        put(head.as_bytes(), SadbAddress::SIZE);
+        let sin = SockaddrIn {
+            family: U16::new(AF_INET),
+            port: BeU16::new(addr.port()),
+            addr: addr.ip().octets(),
+            zero: [0; 8],
+        };
+        put(sin.as_bytes(), SockaddrIn::SIZE);
+    }
+    // The keys last, decoded into their places.
+    for ((digits, form, n), place) in texts[..nkeys].iter().zip(places) {
+        let key = &mut out[place..place + n];
         match form {
             KeyForm::Hex => super::parser::decode_hex_into(digits, key).ok_or(total)?,
             KeyForm::Quoted => key.copy_from_slice(digits),
         }
-        at += len;
     }
-    // sadb_sa (the SPI in network order).
-    let sa = &mut out[at..at + SA];
-    sa[..2].copy_from_slice(&words(SA));
-    sa[2..4].copy_from_slice(&ExtType::Sa.value().to_ne_bytes());
-    sa[4..8].copy_from_slice(&a.spi.to_be_bytes());
-    sa[8] = a.sa.replay.unwrap_or(0);
-    sa[9] = SaState::Larval.value();
-    sa[10] = a.algs.auth.as_ref().map_or(0, |x| x.alg.id);
-    sa[11] = a.algs.enc.as_ref().map_or(0, |e| e.alg.id);
-    sa[12..16].copy_from_slice(&sa_flags(&a.proto, &a.sa, Some(&a.algs)).to_ne_bytes());
-    at += SA;
-    // sadb_x_sa2: mode, reserved, sequence 0, reqid.
-    let sa2 = &mut out[at..at + SA2];
-    let o = &a.sa;
-    sa2[..2].copy_from_slice(&words(SA2));
-    sa2[2..4].copy_from_slice(&ExtType::Sa2.value().to_ne_bytes());
-    sa2[4] = o.mode.unwrap_or(Mode::Any).value();
-    sa2[12..16].copy_from_slice(&o.reqid.unwrap_or(0).to_ne_bytes());
-    at += SA2;
-    // sadb_address + sockaddr_in: any upper-layer protocol, a host prefix.
-    for (ty, addr) in [(ExtType::AddressSrc, s), (ExtType::AddressDst, d)] {
-        let ext = &mut out[at..at + ADDRESS];
-        ext[..2].copy_from_slice(&words(ADDRESS));
-        ext[2..4].copy_from_slice(&ty.value().to_ne_bytes());
-        ext[4] = IPSEC_ULPROTO_ANY;
-        ext[5] = 32;
-        ext[8..10].copy_from_slice(&AF_INET.to_ne_bytes());
-        ext[10..12].copy_from_slice(&addr.port().to_be_bytes());
-        ext[12..16].copy_from_slice(&addr.ip().octets());
-        at += ADDRESS;
-    }
-    Ok(at)
+    Ok(total)
 }
 
 /// The key text of an algorithm, if it has one.

@@ -2398,39 +2398,26 @@ pub(super) fn hex_run(b: &[u8]) -> usize {
 }
 
 /// Hex digits to bytes, with a leading zero nibble for an odd count (setkey's rule); `None`
-/// if any byte is not a hex digit. Eight digits at a time (keys are long), the rest one
-/// by one.
+/// if any byte is not a hex digit. The allocation is made once at its final size (no
+/// reallocation can leave a copy of the key behind) and filled by [`decode_hex_into`].
 pub(super) fn decode_hex_padded(hex: &str) -> Option<Zeroizing<Vec<u8>>> {
     let b = hex.as_bytes();
     let (head, pairs) = b.split_at(b.len() % 2);
-    // Allocated once, written in order: no reallocation can leave a copy of the key behind.
-    let mut out = Zeroizing::new(Vec::with_capacity(b.len().div_ceil(2)));
-    // Non-digits are collected as 0xff and looked for once, at the end.
-    let mut bad = 0u8;
-    if let [h] = head {
-        let n = nibble(*h);
-        bad |= n;
-        out.push(n);
-    }
-    let (eights, rest) = pairs.as_chunks::<8>();
-    for e in eights {
-        match hex8(u64::from_le_bytes(*e)) {
-            Some(v) => out.extend_from_slice(&v),
-            None => return None,
+    let mut out = Zeroizing::new(vec![0u8; b.len().div_ceil(2)]);
+    let (first, rest) = out.split_at_mut(head.len());
+    if let ([h], [n]) = (head, first) {
+        *n = nibble(*h);
+        if *n > 0x0f {
+            return None;
         }
     }
-    let (rest, _) = rest.as_chunks::<2>();
-    for [h, l] in rest {
-        let (hi, lo) = (nibble(*h), nibble(*l));
-        bad |= hi | lo;
-        out.push(hi << 4 | (lo & 0x0f));
-    }
-    (bad & 0xf0 == 0).then_some(out)
+    decode_hex_into(pairs, rest)?;
+    Some(out)
 }
 
-/// Decodes hex of even length into `out`, which must be half as long (as
-/// [`decode_hex_padded`] does, without allocating); `None` if a character is not a hex
-/// digit or the lengths do not match.
+/// Decodes hex of even length into `out`, which must be half as long, eight digits at a
+/// time (keys are long), the rest one by one; `None` if a character is not a hex digit or
+/// the lengths do not match.
 pub(super) fn decode_hex_into(hex: &[u8], out: &mut [u8]) -> Option<()> {
     if hex.len() != out.len().checked_mul(2)? {
         return None;

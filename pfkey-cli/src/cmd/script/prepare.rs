@@ -248,16 +248,9 @@ fn batches<'s>(
         todo.peek()?;
         size = (size * 2).min(BATCH_STATEMENTS);
         let room = size.min(total);
-        let mut b = Batch {
-            arena: spare
-                .and_then(|r| r.try_recv().ok())
-                .unwrap_or_else(Arena::new),
-            statements: Vec::with_capacity(room),
-            steps: Vec::with_capacity(room),
-        };
-        while b.statements.len() < size
-            && (b.statements.is_empty() || b.arena.room() >= STATEMENT_ROOM)
-        {
+        let arena = spare.and_then(|r| r.try_recv().ok());
+        let mut b = Batch::with_arena(arena.unwrap_or_else(Arena::new), room);
+        while b.has_room(size) {
             let Some((index, (stmt, kept))) = todo.next() else {
                 break;
             };
@@ -331,32 +324,25 @@ impl Preparer {
         index: usize,
         stmt: Statement,
     ) -> Option<Statement> {
-        if self.current.statements.len() >= BATCH_STATEMENTS
-            || self.current.arena.room() < STATEMENT_ROOM
-        {
+        if !self.current.has_room(BATCH_STATEMENTS) {
             let full = std::mem::replace(&mut self.current, Batch::new(BATCH_STATEMENTS));
             self.done.push(full);
         }
-        let exit = matches!(stmt.command, Command::Exit);
-        if lower::lowers_infallibly(&stmt) {
-            let steps = self.current.infallible(&stmt, src, &self.opts);
-            self.current.statements.push(Prepared {
-                index,
-                span: stmt.span,
-                exit,
-                steps,
-            });
-            return None;
-        }
-        self.waiting
-            .push((index, self.done.len(), self.current.statements.len()));
+        let infallible = lower::lowers_infallibly(&stmt);
+        let steps = if infallible {
+            self.current.infallible(&stmt, src, &self.opts)
+        } else {
+            self.waiting
+                .push((index, self.done.len(), self.current.statements.len()));
+            None
+        };
         self.current.statements.push(Prepared {
             index,
             span: stmt.span,
-            exit,
-            steps: None,
+            exit: matches!(stmt.command, Command::Exit),
+            steps,
         });
-        Some(stmt)
+        (!infallible).then_some(stmt)
     }
 
     /// The requests compiling made for kept statement `index`.
@@ -453,6 +439,11 @@ impl Helper {
         let _ = self.spare.send(arena.wiped());
     }
 
+    /// No more scripts: the thread ends once it has prepared those it has.
+    pub(super) fn close(&mut self) {
+        self.jobs = None;
+    }
+
     /// Hands `script` over (with the requests compiling kept for it): its batches, in
     /// order, as they are prepared. Gives `kept` back if the thread is gone.
     pub(super) fn prepare(
@@ -472,13 +463,6 @@ impl Helper {
             batches: tx,
         };
         jobs.send(job).map(|()| rx).map_err(|e| e.0.kept)
-    }
-}
-
-impl Helper {
-    /// No more scripts: the thread ends once it has prepared those it has.
-    pub(super) fn close(&mut self) {
-        self.jobs = None;
     }
 }
 
@@ -505,11 +489,23 @@ impl Batch {
 
     /// An empty batch, with room for `statements` statements.
     fn new(statements: usize) -> Self {
+        Batch::with_arena(Arena::new(), statements)
+    }
+
+    /// An empty batch in `arena` (a new one, or one given back wiped).
+    fn with_arena(arena: Arena, statements: usize) -> Self {
         Batch {
-            arena: Arena::new(),
+            arena,
             statements: Vec::with_capacity(statements),
             steps: Vec::with_capacity(statements),
         }
+    }
+
+    /// Whether another statement may begin in this batch of at most `size` statements:
+    /// the first always, a later one only with [`STATEMENT_ROOM`] left in the arena.
+    fn has_room(&self, size: usize) -> bool {
+        self.statements.len() < size
+            && (self.statements.is_empty() || self.arena.room() >= STATEMENT_ROOM)
     }
 
     /// Adds an `add` or `update` encoded straight into the arena
