@@ -176,17 +176,7 @@ impl<'b> MessageBuilder<'b> {
 
     /// Appends `SADB_EXT_SA`.
     pub fn sa(&mut self, sa: &crate::repr::Sa) -> Result<&mut Self, BuildError> {
-        let s = SadbSa {
-            len: U16::ZERO,
-            ext_type: U16::ZERO,
-            spi: BeU32::new(sa.spi),
-            replay: sa.replay,
-            state: sa.state.value(),
-            auth: sa.auth,
-            encrypt: sa.encrypt,
-            flags: U32::new(sa.flags),
-        };
-        self.ext_struct(ExtType::Sa, &s, &[])
+        self.ext_struct(ExtType::Sa, &sa.to_wire(), &[])
     }
 
     /// Appends a lifetime extension (`t` is `LifetimeCurrent`, `LifetimeHard` or `LifetimeSoft`).
@@ -244,16 +234,7 @@ impl<'b> MessageBuilder<'b> {
 
     /// Appends `SADB_X_EXT_SA2`.
     pub fn sa2(&mut self, s: &crate::repr::Sa2) -> Result<&mut Self, BuildError> {
-        let w = SadbXSa2 {
-            len: U16::ZERO,
-            ext_type: U16::ZERO,
-            mode: s.mode.value(),
-            reserved1: 0,
-            reserved2: U16::ZERO,
-            sequence: U32::new(s.sequence),
-            reqid: U32::new(s.reqid),
-        };
-        self.ext_struct(ExtType::Sa2, &w, &[])
+        self.ext_struct(ExtType::Sa2, &s.to_wire(), &[])
     }
 
     /// Appends `SADB_EXT_SPIRANGE` (bounds in host order, as Linux expects).

@@ -108,6 +108,21 @@ impl Sa {
             flags: s.flags.get(),
         }
     }
+
+    /// The wire structure, its `len` and `exttype` left zero for the builder (or the
+    /// caller) to set.
+    pub fn to_wire(&self) -> SadbSa {
+        SadbSa {
+            len: U16::ZERO,
+            ext_type: U16::ZERO,
+            spi: BeU32::new(self.spi),
+            replay: self.replay,
+            state: self.state.value(),
+            auth: self.auth,
+            encrypt: self.encrypt,
+            flags: U32::new(self.flags),
+        }
+    }
 }
 
 /// A lifetime (RFC 2367 §2.3.2): limits for HARD/SOFT, counters for CURRENT.
@@ -225,6 +240,20 @@ impl Sa2 {
             mode: Mode::from_value(s.mode),
             sequence: s.sequence.get(),
             reqid: s.reqid.get(),
+        }
+    }
+
+    /// The wire structure, its `len` and `exttype` left zero for the builder (or the
+    /// caller) to set.
+    pub fn to_wire(&self) -> SadbXSa2 {
+        SadbXSa2 {
+            len: U16::ZERO,
+            ext_type: U16::ZERO,
+            mode: self.mode.value(),
+            reserved1: 0,
+            reserved2: U16::ZERO,
+            sequence: U32::new(self.sequence),
+            reqid: U32::new(self.reqid),
         }
     }
 }

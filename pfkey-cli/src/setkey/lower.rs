@@ -34,9 +34,7 @@ use std::net::{IpAddr, SocketAddr, SocketAddrV4, SocketAddrV6, ToSocketAddrs};
 use pfkey::message::Message;
 use pfkey::policy::{IpsecRequest, Policy};
 use pfkey::repr::{Address, Extension, Header, Key, Lifetime, MessageRepr, Sa, Sa2};
-use pfkey::wire::{
-    BeU16, BeU32, SadbAddress, SadbKey, SadbMsg, SadbSa, SadbXSa2, SockaddrIn, U16, U32,
-};
+use pfkey::wire::{BeU16, SadbAddress, SadbKey, SadbMsg, SadbSa, SadbXSa2, SockaddrIn, U16, U32};
 use pfkey::wire::{
     Direction, ExtType, Level, Mode, MsgType, PolicyType, SaState, SaType, AF_INET,
     IPSEC_ULPROTO_ANY, PF_KEY_V2, UDP_ENCAP_ESPINUDP,
@@ -675,28 +673,11 @@ fn encode_sa_into(
         };
         *place = put(key.as_bytes(), key_ext(*n)) + SadbKey::SIZE;
     }
-    let sa = sa_of(a);
-    let sa = SadbSa {
-        len: words(SadbSa::SIZE),
-        ext_type: ext(ExtType::Sa),
-        spi: BeU32::new(sa.spi),
-        replay: sa.replay,
-        state: sa.state.value(),
-        auth: sa.auth,
-        encrypt: sa.encrypt,
-        flags: U32::new(sa.flags),
-    };
+    let mut sa = sa_of(a).to_wire();
+    (sa.len, sa.ext_type) = (words(SadbSa::SIZE), ext(ExtType::Sa));
     put(sa.as_bytes(), SadbSa::SIZE);
-    let s2 = sa2(&a.sa);
-    let s2 = SadbXSa2 {
-        len: words(SadbXSa2::SIZE),
-        ext_type: ext(ExtType::Sa2),
-        mode: s2.mode.value(),
-        reserved1: 0,
-        reserved2: U16::ZERO,
-        sequence: U32::new(s2.sequence),
-        reqid: U32::new(s2.reqid),
-    };
+    let mut s2 = sa2(&a.sa).to_wire();
+    (s2.len, s2.ext_type) = (words(SadbXSa2::SIZE), ext(ExtType::Sa2));
     put(s2.as_bytes(), SadbXSa2::SIZE);
     for (ty, addr) in [(ExtType::AddressSrc, s), (ExtType::AddressDst, d)] {
         let a = sa_address(addr.into());
